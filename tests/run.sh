@@ -1,0 +1,39 @@
+#!/bin/sh
+# Runs every test binary in BUILD/tests and every tests/*.sh script, prints each test's
+# line, and ends with "N passed, N failed". Exit status 1 when anything failed.
+build="${1:-build}"
+passed=0
+failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+for t in "$build"/tests/test_*; do
+    case "$t" in *.o|*.d) continue ;; esac
+    [ -x "$t" ] || continue
+    "$t" >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    p=$(grep -c '^ok ' "$log")
+    f=$(grep -c '^FAIL ' "$log")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "FAIL $(basename "$t") (exit status $rc)"
+        f=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+done
+for s in tests/test_*.sh; do
+    [ -f "$s" ] || continue
+    BUILD="$build" sh "$s" >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    p=$(grep -c '^ok ' "$log")
+    f=$(grep -c '^FAIL ' "$log")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "FAIL $(basename "$s") (exit status $rc)"
+        f=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

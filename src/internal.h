@@ -88,10 +88,11 @@ typedef enum {
     DS_LOSS_FROM_SOFTMAX_LOGITS  /* output is softmax: use log-softmax of the pre-activation */
 } ds_loss_input;
 
-/* The mean loss over n rows (double) and, when dz is not NULL, the gradient of that mean
- * with respect to the loss's input (z for the logits forms, out otherwise), written to dz
- * (n, w). `scale` multiplies the gradient (1/n for a mean over the batch: pass the batch
- * divisor separately so shards of a batch share it). y is (n, w) or (n, 1) for sparse. */
+/* The SUM over n rows of the per-sample losses (double; divide by the batch size for
+ * Keras's sum_over_batch_size mean) and, when dz is not NULL, `scale` times the gradient
+ * of that sum with respect to the loss's input (z for the logits forms, out otherwise),
+ * written to dz (n, w). Pass scale = 1/B so shards of one batch share the divisor.
+ * y is (n, w), or (n, 1) class indices for sparse categorical crossentropy. */
 double ds_loss_compute(const ds_loss *loss, ds_loss_input in, const float *out,
                        const float *z, const float *y, int n, int w, float *dz,
                        float scale);

@@ -22,41 +22,6 @@ void ds_error_clear(ds_error *err);
 /* Case-insensitive ASCII comparison, for name parsing. */
 int ds_streq_nocase(const char *a, const char *b);
 
-/* ---- "name(arg, key=value, ...)" specs (spec.c) ---- */
-
-#define DS_SPEC_MAX_ARGS 16
-#define DS_SPEC_KEY_SIZE 40
-#define DS_SPEC_VALUE_SIZE 256
-#define DS_SPEC_NAME_SIZE 64
-
-typedef struct {
-    char key[DS_SPEC_KEY_SIZE];     /* "" for a positional argument */
-    char value[DS_SPEC_VALUE_SIZE]; /* raw text, trimmed; may itself be a spec */
-} ds_spec_arg;
-
-typedef struct {
-    char name[DS_SPEC_NAME_SIZE];
-    int n_args;
-    ds_spec_arg args[DS_SPEC_MAX_ARGS];
-} ds_spec;
-
-/* Parses `text` ("adam", "sgd(0.1, momentum=0.9)"). Nested parentheses in values are
- * kept whole. `what` names the kind of thing for messages ("optimizer"). */
-ds_status ds_spec_parse(const char *text, ds_spec *out, const char *what, ds_error *err);
-/* Parses a number (decimal, exponent, "inf" not accepted); DS_ERR_ARG with a message
- * naming `what` and `key` on failure. */
-ds_status ds_spec_number(const char *value, double *out, const char *what, const char *key,
-                         ds_error *err);
-/* true/false/1/0/yes/no (any case). */
-ds_status ds_spec_bool(const char *value, int *out, const char *what, const char *key,
-                       ds_error *err);
-/* Finds the argument for `key`, accepting the positional argument number `pos` (-1: no
- * positional form). Returns NULL when absent. Marks it used in `used` (may be NULL). */
-const ds_spec_arg *ds_spec_get(const ds_spec *s, const char *key, int pos, int *used);
-/* Fails with a message naming the first argument not marked in `used`. */
-ds_status ds_spec_check_used(const ds_spec *s, const int *used, const char *what,
-                             ds_error *err);
-
 /* ---- activations (act.c) ---- */
 
 /* out = act(z) over n rows of width w; row-wise for softmax. z and out may alias. */

@@ -1,0 +1,45 @@
+/*
+ * util.h - small helpers the command's modules share.
+ */
+#ifndef CLI_UTIL_H
+#define CLI_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "descent.h"
+
+/* Fills err with DS_ERR_ARG and a printf-style message; returns DS_ERR_ARG. */
+ds_status cli_fail(ds_error *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* The same with another status. */
+ds_status cli_fail_status(ds_error *err, ds_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* ASCII case-insensitive equality. */
+int cli_eq_nocase(const char *a, const char *b);
+/* malloc'd copy; NULL when out of memory. */
+char *cli_strdup(const char *s);
+
+/* A growable string. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int oom;
+} cli_buf;
+void cli_buf_printf(cli_buf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void cli_buf_free(cli_buf *b);
+
+/* 64-bit FNV-1a hash of a string (stable across runs and machines). */
+uint64_t cli_hash(const char *s);
+
+#endif

@@ -248,7 +248,7 @@ static ds_status parse_callback(const char *text, int is_es, ds_early_stopping *
         if (strcmp(k, "monitor") == 0) {
             if (strlen(v) >= sizeof es->monitor)
                 return cli_fail(err, "%s: monitor=%s is too long", what, v);
-            snprintf(is_es ? es->monitor : rl->monitor, sizeof es->monitor, "%s", v);
+            memcpy(is_es ? es->monitor : rl->monitor, v, strlen(v) + 1);
         } else if (strcmp(k, "mode") == 0) {
             if (parse_monitor_mode(v, &mm))
                 return cli_fail(err, "%s: mode=%s must be auto, min or max", what, v);

@@ -2,7 +2,8 @@
  * spec.c - the small "name(arg, key=value, ...)" language that names an optimizer,
  * initializer, activation, loss or layer with its arguments, as a Keras call would:
  *   sgd(learning_rate=0.01, momentum=0.3, nesterov=true)   he_normal   elu(0.5)
- * Values may themselves be calls (a schedule as learning_rate); their commas do not split.
+ * Values may themselves be calls (a schedule as learning_rate) or bracketed lists
+ * ("boundaries=[100, 200]"); commas inside () or [] do not split.
  */
 #include "internal.h"
 
@@ -52,8 +53,8 @@ ds_status ds_spec_parse(const char *text, ds_spec *out, const char *what, ds_err
         const char *ab = p;
         int depth = 0;
         while (*p && !(depth == 0 && (*p == ',' || *p == ')'))) {
-            if (*p == '(') depth++;
-            else if (*p == ')') depth--;
+            if (*p == '(' || *p == '[') depth++;
+            else if (*p == ')' || *p == ']') depth--;
             p++;
         }
         if (*p == '\0')

@@ -258,6 +258,14 @@ ds_status ds_model_fit(ds_model *m, const ds_dataset *train, const ds_fit_option
     int log_lr = o.reduce_lr.enabled || oc->schedule.kind != DS_SCHEDULE_CONSTANT || oc->decay > 0;
     if (log_lr) names[n_cols++] = "learning_rate";
 
+    if (history && (s = ds_history_reserve(history, n_cols, names, o.epochs - o.initial_epoch,
+                                           err))) {
+        free(perm);
+        free(bx);
+        free(by);
+        free(best_w);
+        return s;
+    }
     uint64_t seed = o.seed ? o.seed : m->seed;
     uint64_t shuffle_seed = ds_seed_mix(seed, DS_STREAM_SHUFFLE);
     uint64_t dropout_seed = ds_seed_mix(seed, DS_STREAM_DROPOUT);

@@ -115,6 +115,22 @@ static ds_status add_column(ds_history *h, const char *name, ds_error *err)
     return DS_OK;
 }
 
+ds_status ds_history_reserve(ds_history *h, int n, const char *const *names, int rows,
+                             ds_error *err)
+{
+    ds_status s;
+    for (int i = 0; i < n; i++)
+        if (ds_history_find(h, names[i]) < 0 && (s = add_column(h, names[i], err))) return s;
+    while (h->cap_rows < h->n_rows + rows) {
+        int keep = h->n_rows;
+        h->n_rows = h->cap_rows; /* grow_rows doubles when full */
+        s = grow_rows(h, err);
+        h->n_rows = keep;
+        if (s) return s;
+    }
+    return DS_OK;
+}
+
 ds_status ds_history_append(ds_history *h, int epoch, int n, const char *const *names,
                             const double *values, ds_error *err)
 {

@@ -150,6 +150,13 @@ void ds_model_forward(ds_model *m, const float *x, int n, int training, ds_rng *
 /* Width of the widest layer or input. */
 int ds_model_max_width(const ds_model *m);
 
+/* ---- history (history.c) ---- */
+
+/* Makes sure the columns `names` exist and that `rows` more rows fit without
+ * allocating, so that fit's epochs allocate nothing. */
+ds_status ds_history_reserve(ds_history *h, int n, const char *const *names, int rows,
+                             ds_error *err);
+
 /* ---- data sets (dataset.c) ---- */
 
 struct ds_dataset {

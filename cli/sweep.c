@@ -1,0 +1,624 @@
+/*
+ * sweep.c - see sweep.h. Scheduling (a thread pool today, machines later) is kept apart
+ * from what a run computes: a worker takes the next run index, computes cli_run for it
+ * and stores the result at that index; everything after that reads results in index
+ * order, so nothing depends on which thread ran what, or when.
+ */
+#include "sweep.h"
+#include "atomic.h"
+#include "util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------------------------- */
+/* the grid */
+
+void cli_grid_free(cli_grid *g)
+{
+    for (int c = 0; c < g->n_configs; c++) {
+        if (g->settings) cli_settings_free(&g->settings[c]);
+        if (g->labels) free(g->labels[c]);
+        for (int v = 0; g->values && v < g->n_axes; v++) free(g->values[c * g->n_axes + v]);
+    }
+    for (int v = 0; g->axis_names && v < g->n_axes; v++) free(g->axis_names[v]);
+    free(g->settings);
+    free(g->configs);
+    free(g->labels);
+    free(g->values);
+    free(g->axis_names);
+    memset(g, 0, sizeof *g);
+}
+
+ds_status cli_grid_make(const cli_args *a, cli_grid *g, ds_error *err)
+{
+    memset(g, 0, sizeof *g);
+    int n = 1;
+    for (int i = 0; i < a->n_axes; i++) {
+        if (n > 100000 / a->axes[i].n_values) return cli_fail(err, "the grid has over 100000 configurations");
+        n *= a->axes[i].n_values;
+    }
+    g->n_configs = n;
+    g->n_axes = a->n_axes;
+    g->settings = calloc((size_t)n, sizeof *g->settings);
+    g->configs = calloc((size_t)n, sizeof *g->configs);
+    g->labels = calloc((size_t)n, sizeof *g->labels);
+    g->values = calloc((size_t)n * (size_t)(a->n_axes ? a->n_axes : 1), sizeof *g->values);
+    g->axis_names = calloc((size_t)(a->n_axes ? a->n_axes : 1), sizeof *g->axis_names);
+    if (!g->settings || !g->configs || !g->labels || !g->values || !g->axis_names) {
+        cli_grid_free(g);
+        return cli_fail_status(err, DS_ERR_NOMEM, "out of memory");
+    }
+    for (int v = 0; v < a->n_axes; v++) g->axis_names[v] = cli_strdup(a->axes[v].name);
+    ds_status s = DS_OK;
+    for (int c = 0; c < n && !s; c++) {
+        /* the first axis varies slowest */
+        if ((s = cli_settings_copy(&g->settings[c], &a->settings))) break;
+        cli_buf label = {0};
+        int rest = c;
+        int stride = n;
+        for (int v = 0; v < a->n_axes && !s; v++) {
+            stride /= a->axes[v].n_values;
+            int k = rest / stride;
+            rest %= stride;
+            const char *val = a->axes[v].values[k];
+            g->values[c * a->n_axes + v] = cli_strdup(val);
+            char origin[128];
+            snprintf(origin, sizeof origin, "--vary %s", a->axes[v].name);
+            s = cli_settings_set(&g->settings[c], a->axes[v].name, val, origin, err);
+            if (a->n_axes == 1) cli_buf_printf(&label, "%s", val);
+            else cli_buf_printf(&label, "%s%s=%s", v ? " " : "", a->axes[v].name, val);
+        }
+        g->labels[c] = label.s ? label.s : cli_strdup("default");
+        if (!s) s = cli_config_from_settings(&g->settings[c], &g->configs[c], err);
+        if (!s && !g->configs[c].data[0])
+            s = cli_fail(err, "no training data: give --data FILE or data = FILE in [data]");
+    }
+    if (s) {
+        cli_grid_free(g);
+        return s;
+    }
+    g->repeats = g->configs[0].repeats;
+    g->base_seed = g->configs[0].seed;
+    g->paired = !g->configs[0].unpaired;
+    return DS_OK;
+}
+
+uint64_t cli_grid_seed(const cli_grid *g, int c, int r)
+{
+    uint64_t base = g->base_seed;
+    if (!g->paired) base = ds_seed_mix(base, cli_hash(g->labels[c]));
+    return ds_seed_mix(base, (uint64_t)r);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* finished runs on disk: OUT/.runs/<key>.run, key = hash of everything that decides the
+ * run's numbers (its full settings, repeat, seed and the library version) */
+
+static uint64_t run_key(const cli_grid *g, int c, int r)
+{
+    char *dump = cli_settings_dump(&g->settings[c]);
+    cli_buf b = {0};
+    cli_buf_printf(&b, "%s\nrepeat=%d\nseed=%" PRIu64 "\nversion=%s\n", dump ? dump : "", r,
+                   cli_grid_seed(g, c, r), ds_version());
+    uint64_t h = cli_hash(b.s ? b.s : "");
+    free(dump);
+    cli_buf_free(&b);
+    return h;
+}
+
+static void run_path(char *buf, size_t n, const char *cache, uint64_t key)
+{
+    snprintf(buf, n, "%s/%016" PRIx64 ".run", cache, key);
+}
+
+static ds_status save_run(const char *path, const cli_run_result *res, ds_error *err)
+{
+    cli_buf b = {0};
+    const ds_history *h = res->history;
+    cli_buf_printf(&b, "descent-run 1\nseed %" PRIu64 "\nrestarts %d\nstalled %d\ndiverged %d\n",
+                   res->seed_used, res->restarts, res->stalled, res->diverged);
+    cli_buf_printf(&b, "test %d\n", res->n_test);
+    for (int i = 0; i < res->n_test; i++)
+        cli_buf_printf(&b, "%s %.17g\n", res->test_names[i], res->test[i]);
+    cli_buf_printf(&b, "history %d %d\n", ds_history_epochs(h), ds_history_columns(h));
+    for (int c = 0; c < ds_history_columns(h); c++)
+        cli_buf_printf(&b, "%s\n", ds_history_column_name(h, c));
+    for (int r = 0; r < ds_history_epochs(h); r++) {
+        cli_buf_printf(&b, "%d", ds_history_epoch(h, r));
+        for (int c = 0; c < ds_history_columns(h); c++)
+            cli_buf_printf(&b, " %.17g", ds_history_get(h, r, c));
+        cli_buf_printf(&b, "\n");
+    }
+    if (b.oom) {
+        cli_buf_free(&b);
+        return cli_fail_status(err, DS_ERR_NOMEM, "out of memory");
+    }
+    ds_status s = cli_write_file(path, b.s, b.len, err);
+    cli_buf_free(&b);
+    return s;
+}
+
+/* Loads a finished run; any mismatch means "not finished" (returns nonzero). */
+static int load_run(const char *path, cli_run_result *res)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    memset(res, 0, sizeof *res);
+    int rows, cols, ok = 0;
+    char names[CLI_MAX_METRICS][48];
+    if (fscanf(f, "descent-run 1 seed %" SCNu64 " restarts %d stalled %d diverged %d test %d",
+               &res->seed_used, &res->restarts, &res->stalled, &res->diverged,
+               &res->n_test) != 5 ||
+        res->n_test < 0 || res->n_test > CLI_MAX_METRICS)
+        goto done;
+    for (int i = 0; i < res->n_test; i++) {
+        char v[64];
+        if (fscanf(f, "%47s %63s", res->test_names[i], v) != 2) goto done;
+        res->test[i] = strtod(v, NULL);
+    }
+    if (fscanf(f, " history %d %d", &rows, &cols) != 2 || rows < 0 || rows > 1000000 ||
+        cols < 0 || cols > CLI_MAX_METRICS)
+        goto done;
+    for (int c = 0; c < cols; c++)
+        if (fscanf(f, "%47s", names[c]) != 1) goto done;
+    if (ds_history_create(&res->history, NULL)) goto done;
+    const char *np[CLI_MAX_METRICS];
+    for (int c = 0; c < cols; c++) np[c] = names[c];
+    for (int r = 0; r < rows; r++) {
+        int ep;
+        double v[CLI_MAX_METRICS];
+        if (fscanf(f, "%d", &ep) != 1) goto done;
+        for (int c = 0; c < cols; c++) {
+            char t[64];
+            if (fscanf(f, "%63s", t) != 1) goto done;
+            v[c] = strtod(t, NULL); /* "nan" and "inf" read back as such */
+        }
+        if (ds_history_append(res->history, ep, cols, np, v, NULL)) goto done;
+    }
+    ok = 1;
+done:
+    fclose(f);
+    if (!ok) {
+        cli_run_result_free(res);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* the pool */
+
+typedef struct {
+    const cli_grid *g;
+    const cli_sweep_options *o;
+    cli_rundata *data;     /* (n_configs), pointers into shared data */
+    int *data_of;          /* config -> index into data */
+    cli_run_result *res;   /* (n_runs) */
+    int n_runs, next, done, reused, failed;
+    ds_error err;
+    pthread_mutex_t lock;
+    struct timespec t0;
+} pool;
+
+static double elapsed(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
+}
+
+static void draw_progress(pool *p)
+{
+    if (!p->o->progress) return;
+    double t = elapsed(&p->t0);
+    int width = 30, fill = p->n_runs ? p->done * width / p->n_runs : width;
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : '.');
+    bar[width] = '\0';
+    double left = p->done > p->reused ? t / (p->done - p->reused) * (p->n_runs - p->done) : 0;
+    fprintf(stderr, "\r[%s] %d/%d runs  %.1fs  ~%.1fs left ", bar, p->done, p->n_runs, t, left);
+    if (p->done == p->n_runs) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static void *worker(void *arg)
+{
+    pool *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        int i = p->failed ? p->n_runs : p->next++;
+        pthread_mutex_unlock(&p->lock);
+        if (i >= p->n_runs) break;
+        int c = i / p->g->repeats, r = i % p->g->repeats;
+        char path[CLI_PATH_MAX + 32];
+        uint64_t key = run_key(p->g, c, r);
+        int reused = 0;
+        ds_error e = {0};
+        ds_status s = DS_OK;
+        if (p->o->cache) {
+            run_path(path, sizeof path, p->o->cache, key);
+            reused = load_run(path, &p->res[i]) == 0;
+        }
+        if (!reused) {
+            s = cli_run(&p->g->configs[c], &p->data[p->data_of[c]], cli_grid_seed(p->g, c, r),
+                        NULL, NULL, NULL, &p->res[i], &e);
+            if (!s && p->o->cache) s = save_run(path, &p->res[i], &e);
+        }
+        pthread_mutex_lock(&p->lock);
+        if (s && !p->failed) {
+            p->failed = 1;
+            p->err = e;
+            snprintf(p->err.message, sizeof p->err.message, "configuration '%.100s', repeat %d: %.380s",
+                     p->g->labels[c], r, e.message);
+        }
+        p->done++;
+        p->reused += reused;
+        draw_progress(p);
+        pthread_mutex_unlock(&p->lock);
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* data, shared between configurations that prepare it the same way */
+
+static void prep_key(const cli_config *c, char *buf, size_t n)
+{
+    cli_prep_options o = cli_config_prep_options(c);
+    snprintf(buf, n, "%s|%s|%s|%d|%d|%.17g|%" PRIu64 "|%d|%d", c->data, c->test_data,
+             o.target ? o.target : "", (int)o.target_mode, (int)o.scale, o.test_size,
+             o.split_seed, o.stratify, o.scale_before_split);
+}
+
+static ds_status load_table(const char *path, char ***paths, cli_table ***tables, int *n,
+                            const cli_table **out, ds_error *err)
+{
+    for (int i = 0; i < *n; i++)
+        if (strcmp((*paths)[i], path) == 0) return *out = (*tables)[i], DS_OK;
+    cli_table *t;
+    ds_status s = cli_table_read(&t, path, err);
+    if (s) return s;
+    *paths = realloc(*paths, sizeof(char *) * (size_t)(*n + 1));
+    *tables = realloc(*tables, sizeof(cli_table *) * (size_t)(*n + 1));
+    (*paths)[*n] = cli_strdup(path);
+    (*tables)[*n] = t;
+    (*n)++;
+    *out = t;
+    return DS_OK;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* gathering */
+
+void cli_results_free(cli_results *r)
+{
+    for (int c = 0; c < r->n_configs; c++) {
+        free(r->labels ? r->labels[c] : NULL);
+        for (int v = 0; r->values && v < r->n_vary; v++) free(r->values[c * r->n_vary + v]);
+    }
+    for (int v = 0; r->vary_names && v < r->n_vary; v++) free(r->vary_names[v]);
+    for (int k = 0; k < r->n_metrics; k++) free(r->metrics[k]);
+    for (int k = 0; k < r->n_test; k++) free(r->test_metrics[k]);
+    free(r->vary_names);
+    free(r->values);
+    free(r->labels);
+    free(r->curves);
+    free(r->test);
+    free(r->seeds);
+    free(r->restarts);
+    free(r->stalled);
+    free(r->diverged);
+    free(r->epochs_to_target);
+    free(r->target_metric);
+    free(r->command);
+    free(r->experiment);
+    free(r->settings);
+    memset(r, 0, sizeof *r);
+}
+
+static int name_index(char **names, int *n, const char *name, int add)
+{
+    for (int i = 0; i < *n; i++)
+        if (strcmp(names[i], name) == 0) return i;
+    if (!add || *n == CLI_MAX_METRICS) return -1;
+    names[*n] = cli_strdup(name);
+    return (*n)++;
+}
+
+static ds_status gather(const cli_grid *g, cli_run_result *res, cli_results *r, ds_error *err)
+{
+    memset(r, 0, sizeof *r);
+    int nr = g->n_configs * g->repeats;
+    r->n_configs = g->n_configs;
+    r->n_vary = g->n_axes;
+    r->n_repeats = g->repeats;
+    r->vary_names = calloc((size_t)(g->n_axes ? g->n_axes : 1), sizeof(char *));
+    r->values = calloc((size_t)g->n_configs * (size_t)(g->n_axes ? g->n_axes : 1), sizeof(char *));
+    r->labels = calloc((size_t)g->n_configs, sizeof(char *));
+    for (int v = 0; v < g->n_axes; v++) r->vary_names[v] = cli_strdup(g->axis_names[v]);
+    for (int c = 0; c < g->n_configs; c++) {
+        r->labels[c] = cli_strdup(g->labels[c]);
+        for (int v = 0; v < g->n_axes; v++)
+            r->values[c * g->n_axes + v] = cli_strdup(g->values[c * g->n_axes + v]);
+    }
+    r->n_epochs = 1;
+    for (int c = 0; c < g->n_configs; c++)
+        if (g->configs[c].fit.epochs > r->n_epochs) r->n_epochs = g->configs[c].fit.epochs;
+    for (int i = 0; i < nr; i++) {
+        const ds_history *h = res[i].history;
+        for (int k = 0; k < ds_history_columns(h); k++)
+            name_index(r->metrics, &r->n_metrics, ds_history_column_name(h, k), 1);
+        for (int k = 0; k < res[i].n_test; k++)
+            name_index(r->test_metrics, &r->n_test, res[i].test_names[k], 1);
+    }
+    size_t ncurve = (size_t)nr * (size_t)(r->n_metrics ? r->n_metrics : 1) * (size_t)r->n_epochs;
+    r->curves = malloc(sizeof(double) * ncurve);
+    r->test = malloc(sizeof(double) * (size_t)nr * (size_t)(r->n_test ? r->n_test : 1));
+    r->seeds = calloc((size_t)nr, sizeof(uint64_t));
+    r->restarts = calloc((size_t)nr, sizeof(int));
+    r->stalled = calloc((size_t)nr, sizeof(int));
+    r->diverged = calloc((size_t)nr, sizeof(int));
+    r->epochs_to_target = calloc((size_t)nr, sizeof(int));
+    if (!r->vary_names || !r->values || !r->labels || !r->curves || !r->test || !r->seeds ||
+        !r->restarts || !r->stalled || !r->diverged || !r->epochs_to_target)
+        return cli_fail_status(err, DS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < ncurve; i++) r->curves[i] = NAN;
+    for (int i = 0; i < nr * (r->n_test ? r->n_test : 1); i++) r->test[i] = NAN;
+    r->target_accuracy = g->configs[0].target_accuracy;
+    int tm = -1;
+    for (int k = 0; k < r->n_metrics && tm < 0; k++)
+        if (strcmp(r->metrics[k], "val_accuracy") == 0) tm = k;
+    for (int k = 0; k < r->n_metrics && tm < 0; k++)
+        if (strcmp(r->metrics[k], "accuracy") == 0) tm = k;
+    r->target_metric = cli_strdup(tm >= 0 ? r->metrics[tm] : "");
+    for (int i = 0; i < nr; i++) {
+        const ds_history *h = res[i].history;
+        for (int col = 0; col < ds_history_columns(h); col++) {
+            int k = name_index(r->metrics, &r->n_metrics, ds_history_column_name(h, col), 0);
+            for (int row = 0; row < ds_history_epochs(h); row++) {
+                int e = ds_history_epoch(h, row);
+                if (k >= 0 && e >= 0 && e < r->n_epochs)
+                    r->curves[((size_t)i * r->n_metrics + k) * r->n_epochs + e] =
+                        ds_history_get(h, row, col);
+            }
+        }
+        for (int t = 0; t < res[i].n_test; t++) {
+            int k = name_index(r->test_metrics, &r->n_test, res[i].test_names[t], 0);
+            if (k >= 0) r->test[(size_t)i * r->n_test + k] = res[i].test[t];
+        }
+        r->seeds[i] = res[i].seed_used;
+        r->restarts[i] = res[i].restarts;
+        r->stalled[i] = res[i].stalled;
+        r->diverged[i] = res[i].diverged;
+        r->epochs_to_target[i] = -1;
+        for (int e = 0; tm >= 0 && e < r->n_epochs; e++)
+            if (r->curves[((size_t)i * r->n_metrics + tm) * r->n_epochs + e] >=
+                r->target_accuracy) {
+                r->epochs_to_target[i] = e;
+                break;
+            }
+    }
+    r->base_seed = g->base_seed;
+    r->paired = g->paired;
+    return DS_OK;
+}
+
+ds_status cli_sweep_run(const cli_grid *g, const cli_sweep_options *o, cli_results *out,
+                        ds_error *err)
+{
+    memset(out, 0, sizeof *out);
+    ds_status s = DS_OK;
+    /* data: each file read once, each distinct preparation made once */
+    char **tpaths = NULL;
+    cli_table **tables = NULL;
+    int n_tables = 0;
+    char **keys = calloc((size_t)g->n_configs, sizeof(char *));
+    cli_rundata *data = calloc((size_t)g->n_configs, sizeof *data);
+    int *data_of = calloc((size_t)g->n_configs, sizeof(int));
+    int n_data = 0;
+    int nr = g->n_configs * g->repeats;
+    cli_run_result *res = calloc((size_t)nr, sizeof *res);
+    if (!keys || !data || !data_of || !res) s = cli_fail_status(err, DS_ERR_NOMEM, "out of memory");
+    for (int c = 0; c < g->n_configs && !s; c++) {
+        char key[CLI_PATH_MAX * 2 + 256];
+        prep_key(&g->configs[c], key, sizeof key);
+        int found = -1;
+        for (int i = 0; i < n_data; i++)
+            if (strcmp(keys[i], key) == 0) found = i;
+        if (found >= 0) {
+            data_of[c] = found;
+            continue;
+        }
+        const cli_table *t = NULL, *tt = NULL;
+        s = load_table(g->configs[c].data, &tpaths, &tables, &n_tables, &t, err);
+        if (!s && g->configs[c].test_data[0])
+            s = load_table(g->configs[c].test_data, &tpaths, &tables, &n_tables, &tt, err);
+        if (!s) s = cli_rundata_load(&g->configs[c], t, tt, &data[n_data], err);
+        if (!s) {
+            /* check that the model fits the data before any run starts */
+            ds_model *m = NULL;
+            s = cli_model_build(&g->configs[c], data[n_data].prep, 0, &m, err);
+            ds_model_free(m);
+        }
+        if (!s) {
+            keys[n_data] = cli_strdup(key);
+            data_of[c] = n_data++;
+        } else {
+            cli_rundata_free(&data[n_data]);
+        }
+    }
+    /* every configuration's model must fit its data: checked above for the first user of
+     * each preparation; check the others too */
+    for (int c = 0; c < g->n_configs && !s; c++) {
+        ds_model *m = NULL;
+        s = cli_model_build(&g->configs[c], data[data_of[c]].prep, 0, &m, err);
+        ds_model_free(m);
+        if (s && err) {
+            char msg[DS_ERROR_MESSAGE_SIZE];
+            snprintf(msg, sizeof msg, "%s", err->message);
+            snprintf(err->message, sizeof err->message, "configuration '%.100s': %.390s", g->labels[c], msg);
+        }
+    }
+    if (!s && o->cache && mkdir(o->cache, 0777) != 0 && errno != EEXIST)
+        s = cli_fail_status(err, DS_ERR_IO, "%s: cannot create: %s", o->cache, strerror(errno));
+    if (!s) {
+        pool p;
+        memset(&p, 0, sizeof p);
+        p.g = g;
+        p.o = o;
+        p.data = data;
+        p.data_of = data_of;
+        p.res = res;
+        p.n_runs = nr;
+        pthread_mutex_init(&p.lock, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &p.t0);
+        int jobs = o->jobs < 1 ? 1 : (o->jobs > nr ? nr : o->jobs);
+        pthread_t *th = malloc(sizeof(pthread_t) * (size_t)jobs);
+        int started = 0;
+        for (int j = 1; th && j < jobs; j++)
+            if (pthread_create(&th[j], NULL, worker, &p) == 0) started = j;
+            else break;
+        worker(&p);
+        for (int j = 1; j <= started; j++) pthread_join(th[j], NULL);
+        free(th);
+        pthread_mutex_destroy(&p.lock);
+        if (p.failed) {
+            s = p.err.status ? p.err.status : DS_ERR_ARG;
+            if (err) *err = p.err;
+        }
+    }
+    if (!s) s = gather(g, res, out, err);
+    for (int i = 0; res && i < nr; i++) cli_run_result_free(&res[i]);
+    free(res);
+    for (int i = 0; i < n_data; i++) {
+        cli_rundata_free(&data[i]);
+        free(keys[i]);
+    }
+    free(keys);
+    free(data);
+    free(data_of);
+    for (int i = 0; i < n_tables; i++) {
+        free(tpaths[i]);
+        cli_table_free(tables[i]);
+    }
+    free(tpaths);
+    free(tables);
+    if (s) cli_results_free(out);
+    return s;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* writers */
+
+/* a CSV field, quoted when it holds a comma, quote or line break (RFC 4180) */
+static void csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+ds_status cli_write_history_csv(const cli_results *r, const char *path, ds_error *err)
+{
+    cli_atomic a;
+    ds_status s = cli_atomic_open(&a, path, err);
+    if (s) return s;
+    FILE *f = a.f;
+    fputs("configuration", f);
+    for (int c = 0; c < r->n_configs; c++)
+        for (int k = 0; k < r->n_metrics; k++) {
+            fputc(',', f);
+            csv_field(f, r->labels[c]);
+        }
+    fputs("\nmetric", f);
+    for (int c = 0; c < r->n_configs; c++)
+        for (int k = 0; k < r->n_metrics; k++) {
+            fputc(',', f);
+            csv_field(f, r->metrics[k]);
+        }
+    fputs("\nepoch", f);
+    for (int i = 0; i < r->n_configs * r->n_metrics; i++) fputc(',', f);
+    fputc('\n', f);
+    for (int e = 0; e < r->n_epochs; e++) {
+        fprintf(f, "%d", e);
+        for (int c = 0; c < r->n_configs; c++)
+            for (int k = 0; k < r->n_metrics; k++) {
+                double sum = 0;
+                int n = 0;
+                for (int rep = 0; rep < r->n_repeats; rep++) {
+                    double v = r->curves[(((size_t)c * r->n_repeats + rep) * r->n_metrics + k) *
+                                             r->n_epochs + e];
+                    if (isfinite(v)) {
+                        sum += v;
+                        n++;
+                    }
+                }
+                if (n) fprintf(f, ",%.9g", sum / n);
+                else fputc(',', f);
+            }
+        fputc('\n', f);
+    }
+    return cli_atomic_commit(&a, err);
+}
+
+ds_status cli_write_runs_csv(const cli_results *r, const char *path, ds_error *err)
+{
+    cli_atomic a;
+    ds_status s = cli_atomic_open(&a, path, err);
+    if (s) return s;
+    FILE *f = a.f;
+    for (int v = 0; v < r->n_vary; v++) {
+        csv_field(f, r->vary_names[v]);
+        fputc(',', f);
+    }
+    fputs("configuration,repeat,seed,epoch,metric,value\n", f);
+    for (int c = 0; c < r->n_configs; c++)
+        for (int rep = 0; rep < r->n_repeats; rep++) {
+            size_t i = (size_t)c * r->n_repeats + rep;
+            char prefix[4096];
+            int last = -1;
+            for (int k = 0; k < r->n_metrics; k++)
+                for (int e = 0; e < r->n_epochs; e++) {
+                    double v = r->curves[(i * r->n_metrics + k) * r->n_epochs + e];
+                    if (isnan(v)) continue;
+                    if (e > last) last = e;
+                    for (int vv = 0; vv < r->n_vary; vv++) {
+                        csv_field(f, r->values[c * r->n_vary + vv]);
+                        fputc(',', f);
+                    }
+                    csv_field(f, r->labels[c]);
+                    fprintf(f, ",%d,%" PRIu64 ",%d,", rep, r->seeds[i], e);
+                    csv_field(f, r->metrics[k]);
+                    fprintf(f, ",%.9g\n", v);
+                }
+            (void)prefix;
+            for (int t = 0; t < r->n_test; t++) {
+                double v = r->test[i * r->n_test + t];
+                if (isnan(v)) continue;
+                for (int vv = 0; vv < r->n_vary; vv++) {
+                    csv_field(f, r->values[c * r->n_vary + vv]);
+                    fputc(',', f);
+                }
+                csv_field(f, r->labels[c]);
+                fprintf(f, ",%d,%" PRIu64 ",%d,test_%s,%.9g\n", rep, r->seeds[i], last,
+                        r->test_metrics[t], v);
+            }
+        }
+    return cli_atomic_commit(&a, err);
+}

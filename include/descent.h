@@ -244,7 +244,9 @@ typedef struct {
 } ds_initializer;
 
 const char *ds_init_kind_name(ds_init_kind k);
-/* Accepts Keras's names and aliases (uniform, normal, zero, one, xavier_*, kaiming_*). */
+/* Accepts Keras's names, aliases and class names (uniform, normal, zero, one, GlorotUniform,
+ * ...) and xavier_uniform. kaiming_* and xavier_normal are refused: PyTorch's are not
+ * truncated, so they would change meaning (see the *_untruncated kinds). */
 ds_status ds_init_kind_parse(const char *name, ds_init_kind *out);
 ds_initializer ds_initializer_defaults(ds_init_kind k);
 /* Parses "he_normal", "random_uniform(minval=-0.1, maxval=0.1)", "constant(0.5)",
@@ -254,7 +256,9 @@ const char *ds_initializer_str(const ds_initializer *init, char *buf, size_t siz
 ds_status ds_initializer_check(const ds_initializer *init, ds_error *err);
 
 /* Fills w, a kernel of shape (fan_in, fan_out) stored row-major as Keras stores it
- * (w[i * fan_out + o]), or a bias when fan_in == 1 and the initializer is for a bias.
+ * (w[i * fan_out + o]). To fill a bias vector of n values, call with fan_in = 0 and
+ * fan_out = n: then n values are written and fans are taken as fan_in = fan_out = n, as
+ * Keras does for rank-1 shapes (orthogonal and identity need 2-D: DS_ERR_SHAPE).
  * Draws from rng only. Orthogonal needs scratch memory and may return DS_ERR_NOMEM. */
 ds_status ds_initializer_fill(const ds_initializer *init, float *w, int fan_in, int fan_out,
                               ds_rng *rng, ds_error *err);

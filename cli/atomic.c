@@ -13,7 +13,7 @@ static ds_status io_fail(ds_error *err, const char *path, const char *what)
 {
     if (err) {
         err->status = DS_ERR_IO;
-        snprintf(err->message, sizeof err->message, "%s: cannot %s: %s", path, what,
+        snprintf(err->message, sizeof err->message, "%.400s: cannot %s: %s", path, what,
                  strerror(errno));
     }
     return DS_ERR_IO;

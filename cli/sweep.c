@@ -257,7 +257,7 @@ static void *worker(void *arg)
         if (s && !p->failed) {
             p->failed = 1;
             p->err = e;
-            snprintf(p->err.message, sizeof p->err.message, "configuration '%.100s', repeat %d: %.380s",
+            snprintf(p->err.message, sizeof p->err.message, "configuration '%.100s', repeat %d: %.360s",
                      p->g->labels[c], r, e.message);
         }
         p->done++;
@@ -468,6 +468,9 @@ ds_status cli_sweep_run(const cli_grid *g, const cli_sweep_options *o, cli_resul
             snprintf(err->message, sizeof err->message, "configuration '%.100s': %.390s", g->labels[c], msg);
         }
     }
+    /* only now, with every configuration checked, is anything written */
+    if (!s && o->out && mkdir(o->out, 0777) != 0 && errno != EEXIST)
+        s = cli_fail_status(err, DS_ERR_IO, "%s: cannot create: %s", o->out, strerror(errno));
     if (!s && o->cache && mkdir(o->cache, 0777) != 0 && errno != EEXIST)
         s = cli_fail_status(err, DS_ERR_IO, "%s: cannot create: %s", o->cache, strerror(errno));
     if (!s) {

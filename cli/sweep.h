@@ -33,7 +33,8 @@ uint64_t cli_grid_seed(const cli_grid *g, int c, int r);
 
 typedef struct {
     int jobs;          /* threads; >= 1 */
-    const char *cache; /* folder of finished runs, or NULL */
+    const char *out;   /* output folder, made once the grid is checked; or NULL */
+    const char *cache; /* folder of finished runs (inside out), or NULL */
     int progress;      /* draw a progress bar on stderr */
 } cli_sweep_options;
 

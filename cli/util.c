@@ -95,3 +95,16 @@ uint64_t cli_hash(const char *s)
     }
     return h;
 }
+
+int cli_exit_code(ds_status s)
+{
+    switch (s) {
+    case DS_OK: return 0;
+    case DS_ERR_ARG:
+    case DS_ERR_FORMAT:
+    case DS_ERR_SHAPE:
+    case DS_ERR_IO: return 2;
+    case DS_ERR_DIVERGED: return 3;
+    default: return 1;
+    }
+}

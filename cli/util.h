@@ -42,4 +42,7 @@ void cli_buf_free(cli_buf *b);
 /* 64-bit FNV-1a hash of a string (stable across runs and machines). */
 uint64_t cli_hash(const char *s);
 
+/* Exit status for a status: 0 ok, 2 the user can fix it, 3 diverged, 1 otherwise. */
+int cli_exit_code(ds_status s);
+
 #endif

@@ -356,7 +356,7 @@ static void check_model(const model_case *mc, int n_in, int n)
     float *keep = malloc(sizeof(float) * np);
     memcpy(keep, p, sizeof(float) * np);
     for (size_t i = 0; i < np; i++) {
-        d[i] = (float)(d[i] / norm);
+        d[i] = (float)((double)d[i] / norm);
         dot += (double)d[i] * (double)ana[i];
         p[i] = keep[i] + H * d[i];
     }

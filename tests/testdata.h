@@ -79,16 +79,16 @@ static void td_make(const td_table *t, int target_col, int n_classes, int label_
     }
     for (int c = 0; c < nf; c++) {
         double mean = 0, var = 0;
-        for (int i = n_test; i < t->n; i++) mean += x[(size_t)i * nf + c];
+        for (int i = n_test; i < t->n; i++) mean += (double)x[(size_t)i * nf + c];
         mean /= n_train;
         for (int i = n_test; i < t->n; i++) {
-            double d = x[(size_t)i * nf + c] - mean;
+            double d = (double)x[(size_t)i * nf + c] - mean;
             var += d * d;
         }
         double sd = sqrt(var / n_train);
         if (sd == 0) sd = 1;
         for (int i = 0; i < t->n; i++)
-            x[(size_t)i * nf + c] = (float)((x[(size_t)i * nf + c] - mean) / sd);
+            x[(size_t)i * nf + c] = (float)(((double)x[(size_t)i * nf + c] - mean) / sd);
     }
     ds_dataset_create(test, n_test, nf, ny, x, y, NULL);
     ds_dataset_create(train, n_train, nf, ny, x + (size_t)n_test * nf, y + (size_t)n_test * ny,

@@ -1,0 +1,141 @@
+/*
+ * cmd_train.c - descent train: one model, a Keras-like per-epoch log (a live progress bar
+ * on a terminal, one line per epoch otherwise), then the test loss and metrics.
+ */
+#include "args.h"
+#include "commands.h"
+#include "run.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    int tty, quiet, epochs;
+    struct timespec t0;
+    const ds_history *h;
+} train_log;
+
+static double since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
+}
+
+static void bar(char *buf, int done, int total)
+{
+    int width = 30, fill = total ? done * width / total : width;
+    for (int i = 0; i < width; i++) buf[i] = i < fill ? '=' : (i == fill ? '>' : '.');
+    if (done == total) buf[width - 1] = '=';
+    buf[width] = '\0';
+}
+
+static void on_batch(void *user, int epoch, int batch, int n_batches, double loss)
+{
+    train_log *lg = user;
+    if (lg->quiet || !lg->tty) return;
+    if (batch == 0) {
+        clock_gettime(CLOCK_MONOTONIC, &lg->t0);
+        printf("Epoch %d/%d\n", epoch + 1, lg->epochs);
+    }
+    /* redraw at most ~50 times an epoch */
+    if (batch + 1 != n_batches && (batch % (n_batches / 50 + 1)) != 0) return;
+    char b[64];
+    bar(b, batch + 1, n_batches);
+    printf("\r%d/%d [%s] - loss: %.4f", batch + 1, n_batches, b, loss);
+    fflush(stdout);
+}
+
+static void on_epoch(void *user, int epoch, int epochs, const ds_history *h)
+{
+    train_log *lg = user;
+    (void)epochs;
+    if (lg->quiet) return;
+    int row = ds_history_epochs(h) - 1;
+    if (lg->tty) {
+        printf("\r\033[K");
+    } else {
+        printf("Epoch %d/%d\n", epoch + 1, lg->epochs);
+    }
+    char b[64];
+    bar(b, 1, 1);
+    printf("[%s] - %.3fs", b, lg->tty ? since(&lg->t0) : 0.0);
+    for (int c = 0; c < ds_history_columns(h); c++)
+        printf(" - %s: %.4f", ds_history_column_name(h, c), ds_history_get(h, row, c));
+    printf("\n");
+    fflush(stdout);
+}
+
+int cmd_train(int argc, char **argv)
+{
+    static const char *const extra[] = {"quiet", NULL};
+    cli_args a;
+    ds_error err = {0};
+    ds_status s = cli_args_parse(&a, argc, argv, extra, 0, &err);
+    if (!s && a.help) {
+        printf("usage: descent train [FILE.ini] --data FILE [options]\n\n"
+               "Trains one model and prints a Keras-like log, then the test loss and metrics.\n"
+               "Options take the names of Keras's arguments; [brackets] show defaults.\n"
+               "  --quiet                        print only the final metrics\n");
+        cli_print_options(stdout, 0);
+        cli_args_free(&a);
+        return 0;
+    }
+    cli_config c;
+    if (!s) s = cli_config_from_settings(&a.settings, &c, &err);
+    if (!s && !c.data[0]) s = cli_fail(&err, "no training data: give --data FILE");
+    cli_table *t = NULL, *tt = NULL;
+    cli_rundata d = {0};
+    if (!s) s = cli_table_read(&t, c.data, &err);
+    if (!s && c.test_data[0]) s = cli_table_read(&tt, c.test_data, &err);
+    if (!s) s = cli_rundata_load(&c, t, tt, &d, &err);
+    ds_model *m = NULL;
+    if (!s) s = cli_model_build(&c, d.prep, c.seed, &m, &err);
+    if (!s && !a.quiet) {
+        printf("data: %s: %d training rows, %d test rows, %d features, target '%s'",
+               c.data, d.prep->n_train, d.test ? ds_dataset_rows(d.test) : 0,
+               d.prep->n_features, d.prep->target_name);
+        if (d.prep->n_classes) {
+            printf(" (");
+            for (int i = 0; i < d.prep->n_classes; i++)
+                printf("%s%s", i ? ", " : "", d.prep->label_names[i]);
+            printf(")");
+        }
+        printf("\n");
+        ds_model_summary(m, stdout, NULL);
+    }
+    ds_model_free(m);
+    int code = 0;
+    if (!s) {
+        train_log lg = {isatty(1), a.quiet, c.fit.epochs, {0, 0}, NULL};
+        cli_run_result res;
+        c.restarts = 0;
+        s = cli_run(&c, &d, c.seed, on_epoch, on_batch, &lg, &res, &err);
+        if (!s) {
+            if (res.diverged) {
+                fprintf(stderr, "descent: %s\n", res.message);
+                code = 3;
+            }
+            if (res.n_test) {
+                printf("test");
+                for (int i = 0; i < res.n_test; i++)
+                    printf(" - %s: %.4f", res.test_names[i], res.test[i]);
+                printf("\n");
+            }
+        }
+        cli_run_result_free(&res);
+    }
+    if (s) {
+        fprintf(stderr, "descent train: %s\n", err.message);
+        code = cli_exit_code(s);
+    }
+    cli_rundata_free(&d);
+    cli_table_free(t);
+    cli_table_free(tt);
+    cli_args_free(&a);
+    return code;
+}

@@ -1,0 +1,12 @@
+/*
+ * commands.h - the subcommands of descent; each returns the process exit status.
+ */
+#ifndef CLI_COMMANDS_H
+#define CLI_COMMANDS_H
+
+#include "descent.h"
+
+int cmd_train(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+
+#endif

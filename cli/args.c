@@ -226,8 +226,8 @@ ds_status cli_args_parse(cli_args *a, int argc, char **argv, const char *const *
     cli_settings_init(&a->settings);
     a->command = join_command(argc, argv);
     ds_status s;
-    /* experiment files first, so that options override them */
-    for (int i = 0; i < argc; i++) {
+    /* argv[0] is the command word; experiment files first, so options override them */
+    for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-') {
             if (!strchr(argv[i], '=') && strcmp(argv[i], "--help") && strcmp(argv[i], "-h") &&
                 !in_list(extra, argv[i] + 2) && i + 1 < argc)
@@ -243,7 +243,7 @@ ds_status cli_args_parse(cli_args *a, int argc, char **argv, const char *const *
             return cli_fail(err, "unexpected argument '%s'", argv[i]);
         }
     }
-    for (int i = 0; i < argc; i++) {
+    for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (arg[0] != '-') continue;
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {

@@ -32,7 +32,7 @@ typedef struct {
     char *positional[4];
 } cli_args;
 
-/* Parses argv (after the command word). Options not in `extra` (a NULL-terminated list of
+/* Parses argv, whose argv[0] is the command word ("sweep"). Options not in `extra` (a NULL-terminated list of
  * command-specific flags without "--", each taking no value) must be settings. Each
  * positional argument ending in .ini is read as an experiment file before the options are
  * applied. Errors name the option or FILE:LINE and return DS_ERR_ARG / DS_ERR_IO. */

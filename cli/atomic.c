@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static ds_status io_fail(ds_error *err, const char *path, const char *what)
@@ -30,6 +31,13 @@ ds_status cli_atomic_open(cli_atomic *a, const char *path, ds_error *err)
     snprintf(a->tmp, sizeof a->tmp, "%s.XXXXXX", path);
     int fd = mkstemp(a->tmp);
     if (fd < 0) {
+        a->tmp[0] = '\0';
+        return io_fail(err, path, "write");
+    }
+    /* mkstemp creates the file 0600; outputs are ordinary files others may read */
+    if (fchmod(fd, 0644) != 0) {
+        close(fd);
+        unlink(a->tmp);
         a->tmp[0] = '\0';
         return io_fail(err, path, "write");
     }

@@ -78,7 +78,7 @@ static const char *pick_sort(const cli_results *r, const char *given)
 static int before(const cli_results *r, const cli_summary *s, const char *metric, int a, int b)
 {
     const cli_stat *x = stat_for(r, &s[a], metric), *y = stat_for(r, &s[b], metric);
-    double u = x ? x->mean : NAN, v = y ? y->mean : NAN;
+    double u = x ? x->mean : (double)NAN, v = y ? y->mean : (double)NAN;
     if (isnan(u) || isnan(v)) return !isnan(u) && isnan(v);
     return strstr(metric, "acc") ? u > v : u < v;
 }
@@ -100,34 +100,38 @@ static void print_summary(const cli_results *r, const cli_summary *s, const char
         if (l > lw) lw = l;
     }
     if (lw > 40) lw = 40;
-    const char *cols[] = {"test_accuracy", "test_loss", "val_accuracy", "accuracy", "loss"};
+    /* the sort metric first, then test accuracy and loss, then the final training loss */
+    const char *want[] = {metric, "test_accuracy", "test_loss", "val_accuracy", "loss"};
+    const char *cols[5];
+    int nc = 0;
+    for (int i = 0; i < 5 && nc < 3; i++) {
+        int dup = 0;
+        for (int j = 0; j < nc; j++) dup |= strcmp(cols[j], want[i]) == 0;
+        if (!dup && stat_for(r, &s[0], want[i])) cols[nc++] = want[i];
+    }
     printf("\n%-*s", lw, "configuration");
-    int shown[5] = {0};
-    for (int i = 0; i < 5; i++)
-        if (stat_for(r, &s[0], cols[i])) {
-            shown[i] = 1;
-            printf("  %-26s", cols[i]);
-        }
-    printf("  %-8s  %s\n", "to 0.9", "stalls");
+    for (int i = 0; i < nc; i++) printf("  %-24s", cols[i]);
+    printf("  %-13s  %s\n", "reached", "stalls");
     for (int j = 0; j < r->n_configs; j++) {
         int c = order[j];
         printf("%-*.*s", lw, lw, r->labels[c]);
-        for (int i = 0; i < 5; i++) {
-            if (!shown[i]) continue;
+        for (int i = 0; i < nc; i++) {
             const cli_stat *st = stat_for(r, &s[c], cols[i]);
             char cell[64];
-            snprintf(cell, sizeof cell, "%.4f ± %.4f [%.3f, %.3f]", st->mean, st->std,
+            snprintf(cell, sizeof cell, "%.3f ± %.3f [%.3f, %.3f]", st->mean, st->std,
                      st->ci_low, st->ci_high);
-            printf("  %-26s", cell);
+            printf("  %-25s", cell); /* "±" is two bytes */
         }
         char ep[32];
-        if (isnan(s[c].median_epochs_to_target)) snprintf(ep, sizeof ep, "never");
-        else snprintf(ep, sizeof ep, "%.1f", s[c].median_epochs_to_target);
-        printf("  %-8s  %d/%d\n", ep, s[c].stalls, r->n_repeats);
+        int reached = r->n_repeats - s[c].never_reached;
+        if (isnan(s[c].median_epochs_to_target)) snprintf(ep, sizeof ep, "0/%d", r->n_repeats);
+        else snprintf(ep, sizeof ep, "%d/%d in %.1f", reached, r->n_repeats,
+                      s[c].median_epochs_to_target);
+        printf("  %-13s  %d/%d\n", ep, s[c].stalls, r->n_repeats);
     }
-    printf("(mean ± std over %d repeats [95%% confidence interval of the mean]; sorted by %s; "
-           "\"to %g\": median epochs to reach %s %g)\n",
-           r->n_repeats, metric, r->target_accuracy, r->target_metric, r->target_accuracy);
+    printf("mean ± std over %d repeats [95%% confidence interval of the mean], sorted by %s;\n"
+           "reached: runs whose %s reached %g, in a median number of epochs\n",
+           r->n_repeats, metric, r->target_metric, r->target_accuracy);
     free(order);
 }
 

@@ -14,9 +14,8 @@
 #include <unistd.h>
 
 typedef struct {
-    int tty, quiet, epochs;
+    int tty, quiet, epochs, n_batches;
     struct timespec t0;
-    const ds_history *h;
 } train_log;
 
 static double since(const struct timespec *t0)
@@ -37,11 +36,10 @@ static void bar(char *buf, int done, int total)
 static void on_batch(void *user, int epoch, int batch, int n_batches, double loss)
 {
     train_log *lg = user;
+    lg->n_batches = n_batches;
+    if (batch == 0) clock_gettime(CLOCK_MONOTONIC, &lg->t0);
     if (lg->quiet || !lg->tty) return;
-    if (batch == 0) {
-        clock_gettime(CLOCK_MONOTONIC, &lg->t0);
-        printf("Epoch %d/%d\n", epoch + 1, lg->epochs);
-    }
+    if (batch == 0) printf("Epoch %d/%d\n", epoch + 1, lg->epochs);
     /* redraw at most ~50 times an epoch */
     if (batch + 1 != n_batches && (batch % (n_batches / 50 + 1)) != 0) return;
     char b[64];
@@ -57,13 +55,13 @@ static void on_epoch(void *user, int epoch, int epochs, const ds_history *h)
     if (lg->quiet) return;
     int row = ds_history_epochs(h) - 1;
     if (lg->tty) {
-        printf("\r\033[K");
+        char b[64];
+        bar(b, 1, 1);
+        printf("\r\033[K%d/%d [%s]", lg->n_batches, lg->n_batches, b);
     } else {
-        printf("Epoch %d/%d\n", epoch + 1, lg->epochs);
+        printf("Epoch %d/%d\n%d/%d", epoch + 1, lg->epochs, lg->n_batches, lg->n_batches);
     }
-    char b[64];
-    bar(b, 1, 1);
-    printf("[%s] - %.3fs", b, lg->tty ? since(&lg->t0) : 0.0);
+    printf(" - %.3fs", since(&lg->t0));
     for (int c = 0; c < ds_history_columns(h); c++)
         printf(" - %s: %.4f", ds_history_column_name(h, c), ds_history_get(h, row, c));
     printf("\n");
@@ -111,7 +109,7 @@ int cmd_train(int argc, char **argv)
     ds_model_free(m);
     int code = 0;
     if (!s) {
-        train_log lg = {isatty(1), a.quiet, c.fit.epochs, {0, 0}, NULL};
+        train_log lg = {isatty(1), a.quiet, c.fit.epochs, 0, {0, 0}};
         cli_run_result res;
         c.restarts = 0;
         s = cli_run(&c, &d, c.seed, on_epoch, on_batch, &lg, &res, &err);

@@ -46,8 +46,8 @@ int main(int argc, char **argv)
         printf("descent %s\n", ds_version());
         return 0;
     }
-    if (strcmp(cmd, "train") == 0) return cmd_train(argc - 2, argv + 2);
-    if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 2, argv + 2);
+    if (strcmp(cmd, "train") == 0) return cmd_train(argc - 1, argv + 1);
+    if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 1, argv + 1);
     fprintf(stderr, "descent: unknown command '%s' (commands: train, sweep; see descent --help)\n",
             cmd);
     return 2;

@@ -403,7 +403,7 @@ static ds_status gather(const cli_grid *g, cli_run_result *res, cli_results *r, 
         for (int e = 0; tm >= 0 && e < r->n_epochs; e++)
             if (r->curves[((size_t)i * r->n_metrics + tm) * r->n_epochs + e] >=
                 r->target_accuracy) {
-                r->epochs_to_target[i] = e;
+                r->epochs_to_target[i] = e; /* reached after epoch e (0-based) */
                 break;
             }
     }

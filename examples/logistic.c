@@ -59,11 +59,11 @@ int main(int argc, char **argv)
     /* StandardScaler on all rows, as the course's notebook does */
     for (int j = 0; j < N_FEATURES; j++) {
         double mean = 0, var = 0;
-        for (int i = 0; i < n; i++) mean += x[i * N_FEATURES + j];
+        for (int i = 0; i < n; i++) mean += (double)x[i * N_FEATURES + j];
         mean /= n;
-        for (int i = 0; i < n; i++) var += pow(x[i * N_FEATURES + j] - mean, 2);
+        for (int i = 0; i < n; i++) var += pow((double)x[i * N_FEATURES + j] - mean, 2);
         double sd = sqrt(var / n);
-        for (int i = 0; i < n; i++) x[i * N_FEATURES + j] = (float)((x[i * N_FEATURES + j] - mean) / sd);
+        for (int i = 0; i < n; i++) x[i * N_FEATURES + j] = (float)(((double)x[i * N_FEATURES + j] - mean) / sd);
     }
     /* train_test_split(test_size=0.3): a seeded permutation, the first 30% for testing */
     int *perm = malloc(sizeof(int) * (size_t)n);

@@ -1,11 +1,12 @@
 #!/bin/sh
 # Installs the Debian packages descent needs, only those that are missing.
 #   scripts/deps.sh build   compiler, make, pkg-config, libcsv, inih
-#   scripts/deps.sh test    the above plus what the tests use (python3)
+#   scripts/deps.sh test    the above plus what the tests use: python3 (its csv module
+#                           reads outputs back) and chromium (renders the report)
 set -e
-pkgs="gcc make pkg-config libcsv-dev libinih-dev"
+pkgs="gcc make pkg-config libc6-dev libcsv-dev libinih-dev"
 case "${1:-build}" in
-    test) pkgs="$pkgs python3" ;;
+    test) pkgs="$pkgs python3 chromium" ;;
 esac
 missing=""
 for p in $pkgs; do
@@ -16,4 +17,4 @@ echo "descent: installing missing Debian packages:$missing" >&2
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,8 +1,10 @@
 /*
  * test_report.c - the sweep's statistics and report writers: descriptive statistics and
  * Student-t intervals against values worked out by hand (quantiles from the t table,
- * cross-checked with mpmath), the summary of a synthetic sweep and summary.csv read
- * back. Outputs go to a mkdtemp directory that is removed at the end.
+ * cross-checked with mpmath), the summary of a synthetic sweep, summary.csv
+ * read back, and report.html / the SVG charts checked as text (escaping, no network
+ * references, one line per configuration). Outputs go to a mkdtemp directory that is
+ * removed at the end.
  */
 #include <dirent.h>
 #include <math.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../cli/report.h"
 #include "../cli/stats.h"
 #include "harness.h"
 
@@ -424,6 +427,175 @@ static void test_summary_csv(void)
     sweep_free(&sw);
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* report */
+
+static const char *const chart_names[4] = {"loss.svg", "accuracy.svg", "val_loss.svg",
+                                           "val_accuracy.svg"};
+
+/* Every "http://" or "https://" in text is the SVG namespace. */
+static int only_svg_namespace(const char *text)
+{
+    static const char ns[] = "http://www.w3.org/2000/svg\"";
+    for (const char *p = text; (p = strstr(p, "http")) != NULL; p += 4) {
+        if (strncmp(p, "https://", 8) == 0) return 0;
+        if (strncmp(p, "http://", 7) == 0 && strncmp(p, ns, sizeof ns - 1) != 0) return 0;
+    }
+    return 1;
+}
+
+static void check_svg(const char *dir, const char *name, const cli_results *r)
+{
+    char *svg = read_in(dir, name);
+    CHECK(svg != NULL, "%s written", name);
+    if (!svg) return;
+    size_t n = strlen(svg);
+    CHECK(strncmp(svg, "<svg", 4) == 0, "%s starts with <svg", name);
+    CHECK(n > 7 && strcmp(svg + n - 7, "</svg>\n") == 0, "%s ends with </svg>", name);
+    CHECK(strstr(svg, "xmlns=\"http://www.w3.org/2000/svg\"") != NULL, "%s: xmlns", name);
+    CHECK(only_svg_namespace(svg), "%s: no other URIs", name);
+    CHECK(count_str(svg, "<svg") == 1 && count_str(svg, "</svg>") == 1, "%s: one root", name);
+    CHECK(count_str(svg, "<g") == count_str(svg, "</g>"), "%s: balanced groups", name);
+    CHECK(strstr(svg, "nan") == NULL && strstr(svg, "inf") == NULL, "%s: no NaN/inf coordinates",
+          name);
+    CHECK(strstr(svg, "<script") == NULL, "%s: no script", name);
+    /* each configuration has its mean line, titled with its label */
+    for (int c = 0; c < r->n_configs; c++) {
+        char want[256];
+        const char *label = r->labels[c];
+        snprintf(want, sizeof want, "\"><title>%s</title></path>",
+                 strcmp(label, "a<b & c") == 0 ? "a&lt;b &amp; c" : label);
+        CHECK(strstr(svg, want) != NULL, "%s: a line for config %d (%s)", name, c, label);
+    }
+    free(svg);
+}
+
+static void test_report_files(void)
+{
+    sweep sw;
+    sweep_main(&sw);
+    cli_results *r = &sw.r;
+    r->labels[0] = "a<b & c"; /* a label that needs escaping */
+    r->command = "descent sweep --label \"<script>alert(1)</script>\" --x 'a&b' > out";
+    r->experiment = "[sweep]\nvary = kernel_initializer: zeros, he_normal\n# <b>bold</b>\n";
+    cli_summary s[3];
+    ds_error err = {0};
+    char dir[] = "/tmp/descent_report_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    CHECK(cli_summarize(r, s, &err) == DS_OK, "%s", err.message);
+    CHECK(cli_write_report(r, s, dir, "test_accuracy", &err) == DS_OK, "%s", err.message);
+
+    for (int i = 0; i < 4; i++) check_svg(dir, chart_names[i], r);
+
+    char *html = read_in(dir, "report.html");
+    CHECK(html != NULL, "report.html written");
+    if (html) {
+        CHECK(strncmp(html, "<!DOCTYPE html>\n", 16) == 0, "doctype");
+        size_t n = strlen(html);
+        CHECK(n > 8 && strcmp(html + n - 8, "</html>\n") == 0, "ends with </html>");
+        CHECK(only_svg_namespace(html), "no network references");
+        CHECK(strstr(html, "<script") == NULL, "no script element, no unescaped command");
+        CHECK(strstr(html, "--label &quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot; "
+                           "--x &#39;a&amp;b&#39; &gt; out") != NULL,
+              "command escaped");
+        CHECK(strstr(html, "# &lt;b&gt;bold&lt;/b&gt;") != NULL, "experiment escaped");
+        CHECK(strstr(html, "batch_size = 16") != NULL, "settings shown");
+        CHECK(strstr(html, "a&lt;b &amp; c") != NULL && strstr(html, "a<b") == NULL,
+              "label escaped");
+        CHECK(strstr(html, ds_version()) != NULL, "version");
+        CHECK(count_str(html, "<svg xmlns") == 4, "4 charts inlined: %d",
+              count_str(html, "<svg xmlns"));
+        CHECK(strstr(html, "1003") != NULL, "seeds listed");
+        /* charts: loss and accuracy before the validation ones */
+        const char *loss = strstr(html, "href=\"loss.svg\"");
+        const char *acc = strstr(html, "href=\"accuracy.svg\"");
+        const char *vloss = strstr(html, "href=\"val_loss.svg\"");
+        CHECK(loss && acc && vloss && loss < acc && acc < vloss, "chart order");
+        /* table sorted by test accuracy, highest first: configs 2, 1, 0 */
+        const char *body = strstr(html, "<tbody>");
+        const char *c2 = body ? strstr(body, "random_uniform(minval") : NULL;
+        const char *c1 = body ? strstr(body, "he_normal") : NULL;
+        const char *c0 = body ? strstr(body, "a&lt;b &amp; c") : NULL;
+        CHECK(c0 && c1 && c2 && c2 < c1 && c1 < c0, "sorted by test_accuracy");
+        free(html);
+    }
+
+    /* ascending for a loss-like name; an unknown name is refused with the choices */
+    CHECK(cli_write_report(r, s, dir, "val_loss", &err) == DS_OK, "%s", err.message);
+    html = read_in(dir, "report.html");
+    if (html) {
+        const char *body = strstr(html, "<tbody>");
+        const char *c2 = body ? strstr(body, "random_uniform(minval") : NULL;
+        const char *c0 = body ? strstr(body, "a&lt;b &amp; c") : NULL;
+        CHECK(c0 && c2 && c0 < c2, "sorted by val_loss, lowest first");
+        free(html);
+    }
+    CHECK(cli_write_report(r, s, dir, "test_f1", &err) == DS_ERR_ARG, "unknown sort metric");
+    CHECK(strstr(err.message, "test_accuracy") != NULL, "choices listed: %s", err.message);
+    CHECK(cli_report_check_sort(r, "val_accuracy", &err) == DS_OK, "history name accepted");
+
+    remove_dir(dir);
+    sweep_free(&sw);
+}
+
+static void test_report_edge_cases(void)
+{
+    /* 14 configurations (colors cycle, dashes appear), one epoch, constant values, odd
+     * bytes in a label */
+    static const char *const labels[14] = {
+        "c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", "c11", "c12",
+        "bad \x01 byte \xff and a rather long label that will not fit the legend"};
+    sweep sw;
+    sweep_make(&sw, 14, 2, 1, labels);
+    cli_results *r = &sw.r;
+    for (int i = 0; i < 14 * 2 * 4; i++) r->curves[i] = 0.5;
+    r->experiment = NULL;
+    r->settings = NULL;
+    cli_summary s[14];
+    ds_error err = {0};
+    char dir[] = "/tmp/descent_report_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    CHECK(cli_summarize(r, s, &err) == DS_OK, "%s", err.message);
+    CHECK(cli_write_report(r, s, dir, NULL, &err) == DS_OK, "%s", err.message);
+    char *svg = read_in(dir, "accuracy.svg");
+    CHECK(svg != NULL, "accuracy.svg");
+    if (svg) {
+        size_t n = strlen(svg);
+        CHECK(strncmp(svg, "<svg", 4) == 0 && strcmp(svg + n - 7, "</svg>\n") == 0, "framing");
+        CHECK(count_str(svg, "<circle") == 14, "one dot per configuration: %d",
+              count_str(svg, "<circle"));
+        CHECK(strstr(svg, "stroke-dasharray") != NULL, "dashes after 8 colors");
+        CHECK(strstr(svg, "nan") == NULL && strstr(svg, "inf") == NULL, "finite coordinates");
+        CHECK(strstr(svg, "\x01") == NULL && strstr(svg, "\xff") == NULL, "bytes replaced");
+        CHECK(strstr(svg, "bad \xef\xbf\xbd byte \xef\xbf\xbd") != NULL, "U+FFFD");
+        CHECK(strstr(svg, "\xe2\x80\xa6</text>") != NULL, "long label shortened");
+        free(svg);
+    }
+    char *html = read_in(dir, "report.html");
+    CHECK(html != NULL, "report.html");
+    if (html) {
+        CHECK(strstr(html, "<h3>Experiment file</h3>") == NULL, "no experiment section");
+        CHECK(strstr(html, "\xff") == NULL, "bytes replaced in HTML");
+        free(html);
+    }
+    /* summary.csv keeps the value but stays valid UTF-8 */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/summary.csv", dir);
+    CHECK(cli_write_summary_csv(r, s, path, &err) == DS_OK, "%s", err.message);
+    char *csv = read_in(dir, "summary.csv");
+    CHECK(csv != NULL, "summary.csv");
+    if (csv) {
+        CHECK(strstr(csv, "\nbad \x01 byte \xef\xbf\xbd and") != NULL, "U+FFFD in CSV");
+        free(csv);
+    }
+    remove_dir(dir);
+
+    /* no writable directory: an I/O error naming the path */
+    CHECK(cli_write_report(r, s, "/nonexistent/dir", NULL, &err) == DS_ERR_IO, "I/O error");
+    CHECK(strstr(err.message, "/nonexistent/dir") != NULL, "message: %s", err.message);
+    sweep_free(&sw);
+}
+
 int main(void)
 {
     RUN(test_stat_small);
@@ -433,5 +605,7 @@ int main(void)
     RUN(test_t_quantile);
     RUN(test_summarize);
     RUN(test_summary_csv);
+    RUN(test_report_files);
+    RUN(test_report_edge_cases);
     return HARNESS_DONE();
 }

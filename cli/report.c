@@ -560,7 +560,7 @@ static void svg_chart(sbuf *b, const cli_results *r, int k, const epoch_stats *e
     sb_printf(b, "<g class=\"legend\" font-size=\"%.1f\">\n", font);
     for (int c = 0; c < C; c++) {
         double y = f.top + 6.0 + c * row;
-        sb_printf(b, "<g><title>");
+        sb_puts(b, "<g><title>");
         sb_esc(b, r->labels[c]);
         sb_printf(b, "</title><path d=\"M%.1f %.1fh26\" stroke=\"%s\" stroke-width=\"2.5\"",
                   lx, y, config_color(c));

@@ -1,0 +1,40 @@
+/*
+ * report.h - the report of a sweep for people: one SVG chart per history metric and a
+ * self-contained report.html (summary table, the charts inlined, provenance), written
+ * atomically into a directory. Leaves out the statistics themselves (stats.h) and the
+ * machine-readable tables (summary.csv: stats.h; history.csv, runs.csv: elsewhere).
+ *
+ * The files need no network: no external fonts, scripts or style sheets; the only URI
+ * in them is the SVG namespace. Showing and hiding the individual runs in report.html is
+ * pure CSS (a checkbox), so the page runs no script at all.
+ */
+#ifndef CLI_REPORT_H
+#define CLI_REPORT_H
+
+#include "descent.h"
+#include "results.h"
+
+/* Checks that sort_metric names a column of the summary: "test_<m>" for a test metric m
+ * or a history metric's name ("loss", "val_accuracy", ...) for its final values. NULL is
+ * accepted (the report then picks a default, see cli_write_report). DS_ERR_ARG with the
+ * list of valid names otherwise. Lets the command check its option before training. */
+ds_status cli_report_check_sort(const cli_results *r, const char *sort_metric, ds_error *err);
+
+/* Writes into the existing directory dir:
+ *   <metric>.svg   for each history metric (characters outside [A-Za-z0-9_.-] in the
+ *                  name become '_'): per configuration the mean over repeats as a line,
+ *                  a band of mean +- std (clipped to [0, 1] for accuracy-like metrics,
+ *                  i.e. names containing "acc" whose values lie in [0, 1]) and each
+ *                  repeat as a thin faint line; epochs are 1-based
+ *   report.html    title and description, the summary table sorted by sort_metric
+ *                  (descending when the name contains "acc", ascending otherwise; NaN
+ *                  last; NULL picks the first present of test_accuracy, val_accuracy,
+ *                  accuracy, test_loss, val_loss, loss), the charts, the command,
+ *                  experiment file and settings, the seeds of every run, the version
+ * s holds r->n_configs summaries from cli_summarize. Every string from the user is
+ * escaped for HTML/XML, and invalid UTF-8 or control characters become U+FFFD.
+ * DS_ERR_ARG (bad results or sort_metric), DS_ERR_NOMEM, DS_ERR_IO (with the path). */
+ds_status cli_write_report(const cli_results *r, const cli_summary *s, const char *dir,
+                           const char *sort_metric, ds_error *err);
+
+#endif

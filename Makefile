@@ -37,6 +37,7 @@ EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 
 .PHONY: all deps check bench clean
+.SECONDARY:
 all: deps $(BUILD)/libdescent.a $(BUILD)/libdescent.so $(BUILD)/descent $(EX_BIN)
 
 deps:

@@ -41,9 +41,9 @@ ds_status cli_axis_add_values(cli_args *a, const char *name, const char *list,
 {
     int idx = cli_setting_find(name);
     if (idx < 0) return cli_fail(err, "%s: unknown setting '%s'", origin, name);
-    if (!cli_setting_defs[idx].varies)
+    if (!cli_setting_def_at(idx)->varies)
         return cli_fail(err, "%s: '%s' cannot vary in a sweep", origin, name);
-    const char *key = cli_setting_defs[idx].key;
+    const char *key = cli_setting_def_at(idx)->key;
     for (int i = 0; i < a->n_axes; i++)
         if (strcmp(a->axes[i].name, key) == 0) {
             /* a later definition (the command line) replaces an earlier one (the file) */
@@ -137,9 +137,9 @@ static int on_ini_line(void *user, const char *section, const char *name, const 
         ctx->status = cli_fail(ctx->err, "%s: unknown setting '%s' in [%s]", origin, name, section);
         return 0;
     }
-    if (strcmp(section, cli_section_name(cli_setting_defs[idx].section)) != 0) {
+    if (strcmp(section, cli_section_name(cli_setting_def_at(idx)->section)) != 0) {
         ctx->status = cli_fail(ctx->err, "%s: '%s' belongs in section [%s], not [%s]", origin, name,
-                               cli_section_name(cli_setting_defs[idx].section), section);
+                               cli_section_name(cli_setting_def_at(idx)->section), section);
         return 0;
     }
     char buf[CLI_PATH_MAX * 2];
@@ -288,9 +288,9 @@ void cli_print_options(FILE *f, int sweep)
     for (int sec = 0; sec < CLI_SEC_COUNT; sec++) {
         if (sec == CLI_SEC_SWEEP && !sweep) continue;
         fprintf(f, "\n%s options:\n", cli_section_name((cli_section)sec));
-        for (const cli_setting_def *d = cli_setting_defs; d->key; d++) {
+        for (int i = 0; cli_setting_def_at(i); i++) {
+            const cli_setting_def *d = cli_setting_def_at(i);
             if ((int)d->section != sec) continue;
-            if (!sweep && (strcmp(d->key, "seed") == 0 && 0)) continue;
             char opt[80];
             char dashed[64];
             snprintf(dashed, sizeof dashed, "%s", d->key);

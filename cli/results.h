@@ -30,7 +30,8 @@ typedef struct {
 
     /* per run (c * n_repeats + r): final test metrics (NaN when there is no test set),
      * the seed the run finally used, restarts made, whether the final attempt stalled,
-     * epochs to reach the target accuracy (-1 = never) */
+     * epochs trained when the target accuracy was first reached (1 = after the first
+     * epoch; -1 = never) */
     int n_test;                     /* number of test metrics: loss, accuracy, ... */
     char *test_metrics[CLI_MAX_METRICS]; /* names without prefix: "loss", "accuracy" */
     double *test;                   /* (n_configs * n_repeats * n_test) */

@@ -212,7 +212,7 @@ ds_status cli_run(const cli_config *c, const cli_rundata *d, uint64_t seed,
             ds_model_free(m);
             return s;
         }
-        run_state st = {c, attempt < c->restarts, INFINITY, 0, 0, on_epoch, on_batch, user};
+        run_state st = {c, attempt < c->restarts, (double)INFINITY, 0, 0, on_epoch, on_batch, user};
         ds_fit_options fo = c->fit;
         fo.on_epoch_end = on_epoch_end;
         fo.on_batch_end = on_batch ? on_batch_end : NULL;

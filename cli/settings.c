@@ -101,13 +101,10 @@ static const setting table[] = {
 
 #define N_SETTINGS ((int)(sizeof table / sizeof table[0]) - 1)
 
-const cli_setting_def cli_setting_defs[] = {
-#define D(i) table[i].d
-    D(0),  D(1),  D(2),  D(3),  D(4),  D(5),  D(6),  D(7),  D(8),  D(9),  D(10), D(11),
-    D(12), D(13), D(14), D(15), D(16), D(17), D(18), D(19), D(20), D(21), D(22), D(23),
-    D(24), D(25), D(26), D(27), D(28), D(29), D(30), D(31), D(32), D(33), D(34),
-#undef D
-};
+const cli_setting_def *cli_setting_def_at(int i)
+{
+    return (i >= 0 && i < N_SETTINGS) ? &table[i].d : NULL;
+}
 
 const char *cli_section_name(cli_section s)
 {

@@ -33,8 +33,8 @@ typedef struct {
     int varies;          /* may be a sweep axis */
 } cli_setting_def;
 
-/* All definitions, terminated by a {NULL} entry. */
-extern const cli_setting_def cli_setting_defs[];
+/* Definition number i (0, 1, ...); NULL past the last. */
+const cli_setting_def *cli_setting_def_at(int i);
 const char *cli_section_name(cli_section s);
 /* Index of a setting by key ("batch_size"; "batch-size" accepted too), or -1. */
 int cli_setting_find(const char *key);

@@ -371,8 +371,8 @@ static ds_status gather(const cli_grid *g, cli_run_result *res, cli_results *r, 
     if (!r->vary_names || !r->values || !r->labels || !r->curves || !r->test || !r->seeds ||
         !r->restarts || !r->stalled || !r->diverged || !r->epochs_to_target)
         return cli_fail_status(err, DS_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < ncurve; i++) r->curves[i] = NAN;
-    for (int i = 0; i < nr * (r->n_test ? r->n_test : 1); i++) r->test[i] = NAN;
+    for (size_t i = 0; i < ncurve; i++) r->curves[i] = (double)NAN;
+    for (int i = 0; i < nr * (r->n_test ? r->n_test : 1); i++) r->test[i] = (double)NAN;
     r->target_accuracy = g->configs[0].target_accuracy;
     int tm = -1;
     for (int k = 0; k < r->n_metrics && tm < 0; k++)
@@ -403,7 +403,7 @@ static ds_status gather(const cli_grid *g, cli_run_result *res, cli_results *r, 
         for (int e = 0; tm >= 0 && e < r->n_epochs; e++)
             if (r->curves[((size_t)i * r->n_metrics + tm) * r->n_epochs + e] >=
                 r->target_accuracy) {
-                r->epochs_to_target[i] = e; /* reached after epoch e (0-based) */
+                r->epochs_to_target[i] = e + 1; /* epochs trained when it was reached */
                 break;
             }
     }

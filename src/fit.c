@@ -338,7 +338,7 @@ ds_status ds_model_fit(ds_model *m, const ds_dataset *train, const ds_fit_option
 
         /* early stopping (SEMANTICS 6.1) */
         if (es->enabled && epoch >= es->start_from_epoch) {
-            double cur = NAN;
+            double cur = (double)NAN;
             for (int i = 0; i < n_cols; i++)
                 if (strcmp(names[i], es->monitor) == 0) cur = values[i];
             es_wait++;
@@ -359,7 +359,7 @@ ds_status ds_model_fit(ds_model *m, const ds_dataset *train, const ds_fit_option
         }
         /* reduce learning rate on plateau (SEMANTICS 6.3) */
         if (rl->enabled) {
-            double cur = NAN;
+            double cur = (double)NAN;
             for (int i = 0; i < n_cols; i++)
                 if (strcmp(names[i], rl->monitor) == 0) cur = values[i];
             if (rl_cooldown > 0) {

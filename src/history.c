@@ -58,7 +58,7 @@ int ds_history_find(const ds_history *h, const char *name)
 
 double ds_history_get(const ds_history *h, int row, int col)
 {
-    if (!h || row < 0 || row >= h->n_rows || col < 0 || col >= h->n_cols) return NAN;
+    if (!h || row < 0 || row >= h->n_rows || col < 0 || col >= h->n_cols) return (double)NAN;
     return h->cols[col][row];
 }
 
@@ -109,7 +109,7 @@ static ds_status add_column(ds_history *h, const char *name, ds_error *err)
         h->epoch = ep;
         h->cap_rows = 16;
     }
-    for (int r = 0; r < h->cap_rows; r++) s[r] = NAN;
+    for (int r = 0; r < h->cap_rows; r++) s[r] = (double)NAN;
     strcpy(h->names[h->n_cols], name);
     h->cols[h->n_cols++] = s;
     return DS_OK;
@@ -142,7 +142,7 @@ ds_status ds_history_append(ds_history *h, int epoch, int n, const char *const *
         if (ds_history_find(h, names[i]) < 0 && (s = add_column(h, names[i], err))) return s;
     int row = h->n_rows++;
     h->epoch[row] = epoch;
-    for (int c = 0; c < h->n_cols; c++) h->cols[c][row] = NAN;
+    for (int c = 0; c < h->n_cols; c++) h->cols[c][row] = (double)NAN;
     for (int i = 0; i < n; i++) h->cols[ds_history_find(h, names[i])][row] = values[i];
     return DS_OK;
 }

@@ -423,7 +423,7 @@ static void test_dense_kernel(void)
     ds_dense_backward(dinp, dw, db, dout, x, w, scratch, B, I, O);
     for (int bb = 0; bb < B; bb++)
         for (int o = 0; o < O; o++) {
-            double s = b[o];
+            double s = (double)b[o];
             for (int i = 0; i < I; i++) s += (double)x[bb * I + i] * (double)w[i * O + o];
             CHECK_CLOSE(out[bb * O + o], s, 1e-5, 1e-5);
         }

@@ -33,52 +33,74 @@ ds_status cli_axis_add(cli_args *a, const char *text, const char *origin, ds_err
     if (n >= sizeof name) return cli_fail(err, "%s: setting name too long", origin);
     memcpy(name, text, n);
     name[n] = '\0';
-    return cli_axis_add_values(a, name, eq + 1, origin, err);
+    return cli_axis_add_values(a, name, eq + 1, origin, 0, err);
+}
+
+/* Checks every value of an axis (so a typo fails before any run starts) and stores the
+ * axis, replacing one of the same name. Takes ownership of values. */
+static ds_status put_axis(cli_args *a, const char *key, char **values, int n,
+                          const char *origin, ds_error *err)
+{
+    ds_status s = DS_OK;
+    if (n == 0) s = cli_fail(err, "%s: no values for '%s'", origin, key);
+    cli_settings tmp;
+    cli_settings_init(&tmp);
+    for (int i = 0; i < n && !s; i++) {
+        for (int j = 0; j < i && !s; j++)
+            if (strcmp(values[i], values[j]) == 0)
+                s = cli_fail(err, "%s: %s lists '%s' twice", origin, key, values[i]);
+        if (!s) s = cli_settings_set(&tmp, key, values[i], origin, err);
+    }
+    cli_settings_free(&tmp);
+    for (int i = 0; !s && i < a->n_axes; i++)
+        if (strcmp(a->axes[i].name, key) == 0) {
+            cli_free_list(a->axes[i].values, a->axes[i].n_values);
+            a->axes[i] = a->axes[--a->n_axes];
+            break;
+        }
+    if (!s && a->n_axes == CLI_MAX_AXES)
+        s = cli_fail(err, "%s: more than %d axes", origin, CLI_MAX_AXES);
+    if (s) {
+        cli_free_list(values, n);
+        return s;
+    }
+    cli_axis *ax = &a->axes[a->n_axes++];
+    memset(ax, 0, sizeof *ax);
+    snprintf(ax->name, sizeof ax->name, "%s", key);
+    ax->values = values;
+    ax->n_values = n;
+    return DS_OK;
 }
 
 ds_status cli_axis_add_values(cli_args *a, const char *name, const char *list,
-                              const char *origin, ds_error *err)
+                              const char *origin, int append, ds_error *err)
 {
     int idx = cli_setting_find(name);
     if (idx < 0) return cli_fail(err, "%s: unknown setting '%s'", origin, name);
     if (!cli_setting_def_at(idx)->varies)
         return cli_fail(err, "%s: '%s' cannot vary in a sweep", origin, name);
     const char *key = cli_setting_def_at(idx)->key;
-    for (int i = 0; i < a->n_axes; i++)
-        if (strcmp(a->axes[i].name, key) == 0) {
-            /* a later definition (the command line) replaces an earlier one (the file) */
-            cli_free_list(a->axes[i].values, a->axes[i].n_values);
-            a->axes[i] = a->axes[--a->n_axes];
-            break;
-        }
-    if (a->n_axes == CLI_MAX_AXES) return cli_fail(err, "%s: more than %d axes", origin, CLI_MAX_AXES);
-    cli_axis *ax = &a->axes[a->n_axes];
-    memset(ax, 0, sizeof *ax);
-    snprintf(ax->name, sizeof ax->name, "%s", key);
-    ds_status s = cli_split_list(list, &ax->values, &ax->n_values, err);
+    char **parts;
+    int n;
+    ds_status s = cli_split_list(list, &parts, &n, err);
     if (s) return s;
-    if (ax->n_values == 0) {
-        cli_free_list(ax->values, 0);
-        return cli_fail(err, "%s: no values for '%s'", origin, key);
+    cli_axis *prev = NULL;
+    for (int i = 0; i < a->n_axes; i++)
+        if (strcmp(a->axes[i].name, key) == 0) prev = &a->axes[i];
+    if (append && prev) {
+        /* the list goes on: the earlier values first */
+        char **all = malloc(sizeof(char *) * (size_t)(prev->n_values + n + 1));
+        if (!all) {
+            cli_free_list(parts, n);
+            return cli_fail_status(err, DS_ERR_NOMEM, "out of memory");
+        }
+        int k = 0;
+        for (int i = 0; i < prev->n_values; i++) all[k++] = cli_strdup(prev->values[i]);
+        for (int i = 0; i < n; i++) all[k++] = parts[i];
+        free(parts);
+        return put_axis(a, key, all, k, origin, err);
     }
-    /* check every value now, so a typo fails before any run starts */
-    cli_settings tmp;
-    cli_settings_init(&tmp);
-    char where[256];
-    for (int i = 0; i < ax->n_values && !s; i++) {
-        for (int j = 0; j < i && !s; j++)
-            if (strcmp(ax->values[i], ax->values[j]) == 0)
-                s = cli_fail(err, "%s: %s lists '%s' twice", origin, key, ax->values[i]);
-        snprintf(where, sizeof where, "%s", origin);
-        if (!s) s = cli_settings_set(&tmp, key, ax->values[i], where, err);
-    }
-    cli_settings_free(&tmp);
-    if (s) {
-        cli_free_list(ax->values, ax->n_values);
-        return s;
-    }
-    a->n_axes++;
-    return DS_OK;
+    return put_axis(a, key, parts, n, origin, err);
 }
 
 /* ---- experiment files ---- */
@@ -129,7 +151,9 @@ static int on_ini_line(void *user, const char *section, const char *name, const 
     char origin[CLI_PATH_MAX + 32];
     snprintf(origin, sizeof origin, "%s:%d", ctx->path, lineno);
     if (strcmp(section, "vary") == 0) {
-        ctx->status = cli_axis_add_values(ctx->a, name, value, origin, ctx->err);
+        /* inih passes each indented continuation line as another value of the same key:
+         * a long list may go on over several lines */
+        ctx->status = cli_axis_add_values(ctx->a, name, value, origin, 1, ctx->err);
         return ctx->status == DS_OK;
     }
     int idx = cli_setting_find(name);

@@ -4,7 +4,8 @@
  * Options are the settings' names with dashes: --batch-size 16 or --batch-size=16 sets
  * batch_size. An experiment file (INI, read with inih) has sections [data], [model],
  * [compile], [fit] and [sweep] holding the same names, and a section [vary] whose keys
- * are sweep axes (kernel_initializer = zeros, uniform, normal). Paths in an experiment
+ * are sweep axes (kernel_initializer = zeros, uniform, normal; a long list may go on over
+ * indented lines). Paths in an experiment
  * file are relative to the file's folder. Command-line options override the file.
  */
 #ifndef CLI_ARGS_H
@@ -41,9 +42,10 @@ ds_status cli_args_parse(cli_args *a, int argc, char **argv, const char *const *
 void cli_args_free(cli_args *a);
 /* Adds an axis from "NAME=v1,v2,..." (commas inside parentheses do not split). */
 ds_status cli_axis_add(cli_args *a, const char *text, const char *origin, ds_error *err);
-/* Adds an axis NAME with a comma-separated list of values. */
+/* Adds an axis NAME with a comma-separated list of values; with `append`, the values
+ * extend an axis of that name instead of replacing it. */
 ds_status cli_axis_add_values(cli_args *a, const char *name, const char *list,
-                              const char *origin, ds_error *err);
+                              const char *origin, int append, ds_error *err);
 /* Prints the options of `command` with their defaults, for --help. */
 void cli_print_options(FILE *f, int sweep);
 

@@ -163,6 +163,45 @@ if "$D" sweep examples/initializers.ini --repeats 2 --epochs 2 --out "$T/ini" --
    grep -q "kernel_initializer" "$T/ini/summary.csv"; then pass cli_sweep_experiment_file
 else fail cli_sweep_experiment_file "$(cat "$T/ini.txt")"; fi
 
+# ---- stalls and restarts: with learning rate 0 nothing ever improves, so every attempt
+# stalls after stall_patience epochs; each run restarts twice with new seeds, then its
+# final attempt runs to the end and is counted as stalled
+"$D" sweep --data data/banknotes.csv --target class --layers "dense(1, sigmoid)" --learning-rate 0 \
+    --epochs 6 --repeats 3 --restarts 2 --stall-patience 2 --vary batch_size=16,32 \
+    --out "$T/stall" --quiet >/dev/null 2>&1
+if "$PY" - "$T/stall" <<'PYEOF'
+import csv, sys
+d = sys.argv[1]
+summ = list(csv.DictReader(open(d + "/summary.csv")))
+assert len(summ) == 2
+for s in summ:
+    assert s["restarts"] == "6" and s["stalls"] == "3", s
+runs = list(csv.DictReader(open(d + "/runs.csv")))
+# the final attempts ran all 6 epochs, with seeds other than the paired ones
+assert max(int(r["epoch"]) for r in runs) == 5
+seeds = {(r["configuration"], r["repeat"]): r["seed"] for r in runs}
+assert len(set(seeds.values())) == 3, seeds   # paired: one seed per repeat
+html = open(d + "/report.html").read()
+assert "restarts" in html
+PYEOF
+then pass cli_sweep_stall_restarts; else fail cli_sweep_stall_restarts "python check"; fi
+
+# ---- every experiment in examples/ runs (one repeat, one epoch)
+ok=1
+for f in examples/*.ini; do
+    "$D" sweep "$f" --repeats 1 --epochs 1 --out "$T/ex" --quiet >"$T/ex.txt" 2>&1 || {
+        ok=0
+        echo "  $f: $(cat "$T/ex.txt")"
+    }
+done
+if [ "$ok" -eq 1 ]; then pass cli_examples_run; else fail cli_examples_run "an example failed"; fi
+
+# ---- the C example: the course's logistic regression against the public header
+if "$BUILD/examples/logistic" data/banknotes.csv 42 >"$T/logistic.txt" 2>&1 &&
+   grep -q '^Epoch 10/10' "$T/logistic.txt" && grep -q '^test loss: .* - test accuracy: ' "$T/logistic.txt"; then
+    pass example_logistic
+else fail example_logistic "$(tail -3 "$T/logistic.txt")"; fi
+
 # ---- user errors: exit 2, one line naming the culprit, nothing written
 printf 'a,b,y\n1,2,0\n3,abc,1\n' >"$T/bad.csv"
 : >"$T/empty.csv"

@@ -9,6 +9,7 @@
  * Left out: missing-value imputation, categorical features, feature selection.
  */
 #include "prep.h"
+#include "util.h"
 
 #include <float.h>
 #include <math.h>
@@ -24,21 +25,6 @@
 
 /* ---------------------------------------------------------------------------------- */
 /* messages */
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static ds_status fail(ds_error *err, ds_status s, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        err->status = s;
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
 
 /* A cell's text fit for a one-line message: at most 40 bytes (cut before a UTF-8
  * continuation byte, then "..."), control characters shown as '?'. */
@@ -161,15 +147,15 @@ static ds_status cell_number(const cli_table *t, int row, int col, double *v, ds
     int line = cli_table_row_line(t, row);
     ds_status st = cli_parse_number(s, v);
     char buf[48];
-    if (st == DS_ERR_NOMEM) return fail(err, st, "%s: out of memory", path);
+    if (st == DS_ERR_NOMEM) return cli_fail_status(err, st, "%s: out of memory", path);
     if (st != DS_OK && is_blank(s))
-        return fail(err, DS_ERR_FORMAT, "%s:%d:%d: empty cell, expected a number (column '%s')",
+        return cli_fail_status(err, DS_ERR_FORMAT, "%s:%d:%d: empty cell, expected a number (column '%s')",
                     path, line, col + 1, name);
     if (st != DS_OK)
-        return fail(err, DS_ERR_FORMAT, "%s:%d:%d: '%s' is not a number (column '%s')", path,
+        return cli_fail_status(err, DS_ERR_FORMAT, "%s:%d:%d: '%s' is not a number (column '%s')", path,
                     line, col + 1, shown(s, buf, sizeof buf), name);
     if (fabs(*v) > FLOAT32_MAX)
-        return fail(err, DS_ERR_FORMAT,
+        return cli_fail_status(err, DS_ERR_FORMAT,
                     "%s:%d:%d: %s is beyond the range of float32 (column '%s')", path, line,
                     col + 1, shown(s, buf, sizeof buf), name);
     return DS_OK;
@@ -201,7 +187,7 @@ static ds_status scale_rows(const cli_table *t, const int *cols, int nf, const d
             double z = (raw[(size_t)r * (size_t)nf + (size_t)j] - shift[j]) / scale[j];
             if (!(fabs(z) <= FLOAT32_MAX)) {
                 char buf[48];
-                return fail(err, DS_ERR_FORMAT,
+                return cli_fail_status(err, DS_ERR_FORMAT,
                             "%s:%d:%d: %s scales to %g, beyond the range of float32 "
                             "(column '%s')", cli_table_path(t), cli_table_row_line(t, r),
                             cols[j] + 1, shown(cli_table_cell(t, r, cols[j]), buf, sizeof buf),
@@ -254,15 +240,15 @@ static ds_status analyse_target(const cli_table *t, int col, target_info *ti, ds
     ti->integral = 1;
     ti->first_text = -1;
     ti->num = malloc((size_t)n * sizeof *ti->num);
-    if (!ti->num) return fail(err, DS_ERR_NOMEM, "%s: out of memory", path);
+    if (!ti->num) return cli_fail_status(err, DS_ERR_NOMEM, "%s: out of memory", path);
     for (int r = 0; r < n; r++) {
         const char *s = cli_table_cell(t, r, col);
         if (is_blank(s))
-            return fail(err, DS_ERR_FORMAT, "%s:%d:%d: empty target value (column '%s')", path,
+            return cli_fail_status(err, DS_ERR_FORMAT, "%s:%d:%d: empty target value (column '%s')", path,
                         cli_table_row_line(t, r), col + 1, cli_table_col_name(t, col));
         double v;
         ds_status st = cli_parse_number(s, &v);
-        if (st == DS_ERR_NOMEM) return fail(err, st, "%s: out of memory", path);
+        if (st == DS_ERR_NOMEM) return cli_fail_status(err, st, "%s: out of memory", path);
         if (st != DS_OK) {
             ti->numeric = ti->integral = 0;
             if (ti->first_text < 0) ti->first_text = r;
@@ -274,7 +260,7 @@ static ds_status analyse_target(const cli_table *t, int col, target_info *ti, ds
     }
     if (ti->numeric) {
         ti->values = malloc((size_t)n * sizeof *ti->values);
-        if (!ti->values) return fail(err, DS_ERR_NOMEM, "%s: out of memory", path);
+        if (!ti->values) return cli_fail_status(err, DS_ERR_NOMEM, "%s: out of memory", path);
         memcpy(ti->values, ti->num, (size_t)n * sizeof *ti->values);
         qsort(ti->values, (size_t)n, sizeof *ti->values, cmp_double);
         int k = 0;
@@ -283,7 +269,7 @@ static ds_status analyse_target(const cli_table *t, int col, target_info *ti, ds
         ti->n_distinct = k;
     } else {
         ti->strs = malloc((size_t)n * sizeof *ti->strs);
-        if (!ti->strs) return fail(err, DS_ERR_NOMEM, "%s: out of memory", path);
+        if (!ti->strs) return cli_fail_status(err, DS_ERR_NOMEM, "%s: out of memory", path);
         for (int r = 0; r < n; r++) ti->strs[r] = cli_table_cell(t, r, col);
         qsort(ti->strs, (size_t)n, sizeof *ti->strs, cmp_str);
         int k = 0;
@@ -337,7 +323,7 @@ static ds_status resolve_task(const cli_table *t, int col, const target_info *ti
         } else if (ti->numeric) {
             m = CLI_TARGET_REGRESSION;
         } else {
-            return fail(err, DS_ERR_ARG,
+            return cli_fail_status(err, DS_ERR_ARG,
                         "target column '%s' in %s has %d distinct values that are not all "
                         "numbers, more than %d classes; ask for onehot or sparse to use them "
                         "all", name, path, k, o->max_classes);
@@ -347,7 +333,7 @@ static ds_status resolve_task(const cli_table *t, int col, const target_info *ti
         if (!ti->numeric) {
             int r = ti->first_text;
             char buf[48];
-            return fail(err, DS_ERR_FORMAT,
+            return cli_fail_status(err, DS_ERR_FORMAT,
                         "%s:%d:%d: '%s' is not a number (column '%s', a regression target)",
                         path, cli_table_row_line(t, r), col + 1,
                         shown(cli_table_cell(t, r, col), buf, sizeof buf), name);
@@ -355,18 +341,18 @@ static ds_status resolve_task(const cli_table *t, int col, const target_info *ti
         for (int r = 0; r < cli_table_rows(t); r++) {
             if (fabs(ti->num[r]) > FLOAT32_MAX) {
                 char buf[48];
-                return fail(err, DS_ERR_FORMAT,
+                return cli_fail_status(err, DS_ERR_FORMAT,
                             "%s:%d:%d: %s is beyond the range of float32 (column '%s')", path,
                             cli_table_row_line(t, r), col + 1,
                             shown(cli_table_cell(t, r, col), buf, sizeof buf), name);
             }
         }
     } else if (k < 2) {
-        return fail(err, DS_ERR_ARG,
+        return cli_fail_status(err, DS_ERR_ARG,
                     "target column '%s' in %s has a single value; classification needs at "
                     "least 2 classes", name, path);
     } else if (m == CLI_TARGET_BINARY && k != 2) {
-        return fail(err, DS_ERR_ARG,
+        return cli_fail_status(err, DS_ERR_ARG,
                     "target column '%s' in %s has %d classes; binary needs exactly 2", name,
                     path, k);
     }
@@ -406,7 +392,7 @@ static ds_status split_rows(const cli_table *t, const int *cls, int n_classes,
     int *quota = NULL, *count = NULL;
     long long *rem = NULL;
     ds_status s = DS_OK;
-    if (!perm) return fail(err, DS_ERR_NOMEM, "%s: out of memory", cli_table_path(t));
+    if (!perm) return cli_fail_status(err, DS_ERR_NOMEM, "%s: out of memory", cli_table_path(t));
     ds_rng rng = ds_rng_split(o->split_seed, DS_STREAM_USER + 1);
     ds_rng_permutation(&rng, perm, n);
 
@@ -421,11 +407,11 @@ static ds_status split_rows(const cli_table *t, const int *cls, int n_classes,
     count = calloc((size_t)n_classes, sizeof *count);
     rem = calloc((size_t)n_classes, sizeof *rem);
     if (!quota || !count || !rem) {
-        s = fail(err, DS_ERR_NOMEM, "%s: out of memory", cli_table_path(t));
+        s = cli_fail_status(err, DS_ERR_NOMEM, "%s: out of memory", cli_table_path(t));
         goto done;
     }
     if (n_test < n_classes) {
-        s = fail(err, DS_ERR_ARG,
+        s = cli_fail_status(err, DS_ERR_ARG,
                  "stratified split of %s: test_size %g gives %d test rows, fewer than the %d "
                  "classes", cli_table_path(t), o->test_size, n_test, n_classes);
         goto done;
@@ -433,7 +419,7 @@ static ds_status split_rows(const cli_table *t, const int *cls, int n_classes,
     for (int r = 0; r < n; r++) count[cls[r]]++;
     for (int c = 0; c < n_classes; c++) {
         if (count[c] < 2) {
-            s = fail(err, DS_ERR_ARG,
+            s = cli_fail_status(err, DS_ERR_ARG,
                      "stratified split of %s: class '%s' has 1 row; stratifying needs at "
                      "least 2 rows per class", cli_table_path(t), labels[c]);
             goto done;
@@ -455,7 +441,7 @@ static ds_status split_rows(const cli_table *t, const int *cls, int n_classes,
     }
     for (int c = 0; c < n_classes; c++) {
         if (quota[c] >= count[c]) {
-            s = fail(err, DS_ERR_ARG,
+            s = cli_fail_status(err, DS_ERR_ARG,
                      "stratified split of %s: class '%s' has %d row%s, too few to keep one "
                      "for training with test_size %g", cli_table_path(t), labels[c], count[c],
                      count[c] == 1 ? "" : "s", o->test_size);
@@ -551,13 +537,13 @@ void cli_data_free(cli_data *d)
 static ds_status check_options(const cli_prep_options *o, ds_error *err)
 {
     if (!(o->test_size >= 0.0 && o->test_size < 1.0))
-        return fail(err, DS_ERR_ARG, "test_size must be in [0, 1), got %g", o->test_size);
+        return cli_fail_status(err, DS_ERR_ARG, "test_size must be in [0, 1), got %g", o->test_size);
     if ((unsigned)o->scale >= CLI_SCALE_COUNT)
-        return fail(err, DS_ERR_ARG, "unknown scale mode %d", (int)o->scale);
+        return cli_fail_status(err, DS_ERR_ARG, "unknown scale mode %d", (int)o->scale);
     if ((unsigned)o->target_mode >= CLI_TARGET_COUNT)
-        return fail(err, DS_ERR_ARG, "unknown target mode %d", (int)o->target_mode);
+        return cli_fail_status(err, DS_ERR_ARG, "unknown target mode %d", (int)o->target_mode);
     if (o->max_classes < 2)
-        return fail(err, DS_ERR_ARG, "max_classes must be at least 2, got %d", o->max_classes);
+        return cli_fail_status(err, DS_ERR_ARG, "max_classes must be at least 2, got %d", o->max_classes);
     return DS_OK;
 }
 
@@ -586,9 +572,9 @@ static ds_status fill_names(const cli_table *t, const target_info *ti, cli_data 
 ds_status cli_prep(const cli_table *t, const cli_prep_options *opts, cli_data **out,
                    ds_error *err)
 {
-    if (!out) return fail(err, DS_ERR_ARG, "cli_prep: out is NULL");
+    if (!out) return cli_fail_status(err, DS_ERR_ARG, "cli_prep: out is NULL");
     *out = NULL;
-    if (!t) return fail(err, DS_ERR_ARG, "cli_prep: no table");
+    if (!t) return cli_fail_status(err, DS_ERR_ARG, "cli_prep: no table");
     cli_prep_options o = opts ? *opts : cli_prep_defaults();
     ds_status s = check_options(&o, err);
     if (s != DS_OK) return s;
@@ -598,11 +584,11 @@ ds_status cli_prep(const cli_table *t, const cli_prep_options *opts, cli_data **
     int target = o.target ? cli_table_find(t, o.target) : n_cols - 1;
     if (target < 0) {
         char cols[320];
-        return fail(err, DS_ERR_ARG, "target column '%s' not found in %s (columns: %s)",
+        return cli_fail_status(err, DS_ERR_ARG, "target column '%s' not found in %s (columns: %s)",
                     o.target, path, column_list(t, cols, sizeof cols));
     }
     if (n_cols < 2)
-        return fail(err, DS_ERR_FORMAT,
+        return cli_fail_status(err, DS_ERR_FORMAT,
                     "%s: only the target column '%s'; at least one feature column is needed",
                     path, cli_table_col_name(t, target));
 
@@ -612,7 +598,7 @@ ds_status cli_prep(const cli_table *t, const cli_prep_options *opts, cli_data **
     unsigned char *fit = NULL;
     target_info ti;
     memset(&ti, 0, sizeof ti);
-    if (!d) return fail(err, DS_ERR_NOMEM, "%s: out of memory", path);
+    if (!d) return cli_fail_status(err, DS_ERR_NOMEM, "%s: out of memory", path);
     d->n_features = n_cols - 1;
     d->target_col = target;
     d->scale_mode = o.scale;
@@ -642,7 +628,7 @@ ds_status cli_prep(const cli_table *t, const cli_prep_options *opts, cli_data **
         for (int r = 0; r < n; r++) cls[r] = class_of(&ti, ti.numeric ? ti.num[r] : 0.0,
                                                       cli_table_cell(t, r, target));
     } else if (o.stratify) {
-        s = fail(err, DS_ERR_ARG, "stratify needs a classification target; '%s' in %s is a "
+        s = cli_fail_status(err, DS_ERR_ARG, "stratify needs a classification target; '%s' in %s is a "
                  "regression target", cli_table_col_name(t, target), path);
         goto done;
     }
@@ -654,7 +640,7 @@ ds_status cli_prep(const cli_table *t, const cli_prep_options *opts, cli_data **
     d->n_test = (int)want;
     d->n_train = n - d->n_test;
     if (d->n_train < 1) {
-        s = fail(err, DS_ERR_ARG, "test_size %g leaves no training rows in %s (%d rows)",
+        s = cli_fail_status(err, DS_ERR_ARG, "test_size %g leaves no training rows in %s (%d rows)",
                  o.test_size, path, n);
         goto done;
     }
@@ -698,7 +684,7 @@ ds_status cli_prep(const cli_table *t, const cli_prep_options *opts, cli_data **
     goto done;
 
 nomem:
-    s = fail(err, DS_ERR_NOMEM, "%s: out of memory", path);
+    s = cli_fail_status(err, DS_ERR_NOMEM, "%s: out of memory", path);
 done:
     free(raw);
     free(cls);
@@ -718,21 +704,21 @@ done:
 static ds_status check_fitted(const cli_data *f, int want_y, ds_error *err)
 {
     if (!f || f->n_features < 1 || !f->feature_names || !f->shift || !f->scale)
-        return fail(err, DS_ERR_ARG, "cli_prep_apply: incomplete fitted preprocessing");
+        return cli_fail_status(err, DS_ERR_ARG, "cli_prep_apply: incomplete fitted preprocessing");
     for (int j = 0; j < f->n_features; j++)
         if (!f->feature_names[j] || !(f->scale[j] != 0.0) || !isfinite(f->shift[j]))
-            return fail(err, DS_ERR_ARG, "cli_prep_apply: bad scaler for feature %d", j);
+            return cli_fail_status(err, DS_ERR_ARG, "cli_prep_apply: bad scaler for feature %d", j);
     if (!want_y) return DS_OK;
     if (!f->target_name || f->task <= CLI_TARGET_AUTO || f->task >= CLI_TARGET_COUNT)
-        return fail(err, DS_ERR_ARG, "cli_prep_apply: fitted preprocessing has no target");
+        return cli_fail_status(err, DS_ERR_ARG, "cli_prep_apply: fitted preprocessing has no target");
     if (f->task == CLI_TARGET_REGRESSION) return DS_OK;
     if (f->n_classes < 1 || !f->label_names)
-        return fail(err, DS_ERR_ARG, "cli_prep_apply: fitted preprocessing has no labels");
+        return cli_fail_status(err, DS_ERR_ARG, "cli_prep_apply: fitted preprocessing has no labels");
     for (int c = 0; c < f->n_classes; c++)
         if (!f->label_names[c])
-            return fail(err, DS_ERR_ARG, "cli_prep_apply: label %d has no name", c);
+            return cli_fail_status(err, DS_ERR_ARG, "cli_prep_apply: label %d has no name", c);
     if (f->n_targets != (f->task == CLI_TARGET_ONEHOT ? f->n_classes : 1))
-        return fail(err, DS_ERR_ARG, "cli_prep_apply: n_targets %d does not fit the task",
+        return cli_fail_status(err, DS_ERR_ARG, "cli_prep_apply: n_targets %d does not fit the task",
                     f->n_targets);
     return DS_OK;
 }
@@ -745,11 +731,11 @@ static ds_status apply_labels(const cli_table *t, int col, const cli_data *f, in
     double *values = NULL;
     if (f->labels_numeric) {
         values = malloc((size_t)f->n_classes * sizeof *values);
-        if (!values) return fail(err, DS_ERR_NOMEM, "%s: out of memory", path);
+        if (!values) return cli_fail_status(err, DS_ERR_NOMEM, "%s: out of memory", path);
         for (int c = 0; c < f->n_classes; c++) {
             if (cli_parse_number(f->label_names[c], &values[c]) != DS_OK) {
                 free(values);
-                return fail(err, DS_ERR_ARG,
+                return cli_fail_status(err, DS_ERR_ARG,
                             "cli_prep_apply: numeric label '%s' is not a number",
                             f->label_names[c]);
             }
@@ -760,7 +746,7 @@ static ds_status apply_labels(const cli_table *t, int col, const cli_data *f, in
         const char *cell = cli_table_cell(t, r, col);
         int line = cli_table_row_line(t, r), found = -1;
         if (is_blank(cell)) {
-            s = fail(err, DS_ERR_FORMAT, "%s:%d:%d: empty target value (column '%s')", path,
+            s = cli_fail_status(err, DS_ERR_FORMAT, "%s:%d:%d: empty target value (column '%s')", path,
                      line, col + 1, name);
             break;
         }
@@ -772,7 +758,7 @@ static ds_status apply_labels(const cli_table *t, int col, const cli_data *f, in
         }
         if (found < 0) {
             char buf[48], known[200];
-            s = fail(err, DS_ERR_FORMAT,
+            s = cli_fail_status(err, DS_ERR_FORMAT,
                      "%s:%d:%d: unknown class label '%s' (column '%s'; known: %s)", path,
                      line, col + 1, shown(cell, buf, sizeof buf), name,
                      name_list((const char *const *)f->label_names, f->n_classes, known,
@@ -787,7 +773,7 @@ static ds_status apply_labels(const cli_table *t, int col, const cli_data *f, in
 ds_status cli_prep_apply(const cli_table *t, const cli_data *fitted, float **x, float **y,
                          int *n, ds_error *err)
 {
-    if (!t || !x || !n) return fail(err, DS_ERR_ARG, "cli_prep_apply: missing argument");
+    if (!t || !x || !n) return cli_fail_status(err, DS_ERR_ARG, "cli_prep_apply: missing argument");
     ds_status s = check_fitted(fitted, y != NULL, err);
     if (s != DS_OK) return s;
     const char *path = cli_table_path(t);
@@ -795,11 +781,11 @@ ds_status cli_prep_apply(const cli_table *t, const cli_data *fitted, float **x, 
     char cols_buf[320];
 
     int *cols = malloc((size_t)nf * sizeof *cols);
-    if (!cols) return fail(err, DS_ERR_NOMEM, "%s: out of memory", path);
+    if (!cols) return cli_fail_status(err, DS_ERR_NOMEM, "%s: out of memory", path);
     for (int j = 0; j < nf; j++) {
         cols[j] = cli_table_find(t, fitted->feature_names[j]);
         if (cols[j] < 0) {
-            s = fail(err, DS_ERR_ARG, "feature column '%s' not found in %s (columns: %s)",
+            s = cli_fail_status(err, DS_ERR_ARG, "feature column '%s' not found in %s (columns: %s)",
                      fitted->feature_names[j], path, column_list(t, cols_buf, sizeof cols_buf));
             free(cols);
             return s;
@@ -809,7 +795,7 @@ ds_status cli_prep_apply(const cli_table *t, const cli_data *fitted, float **x, 
     if (y) {
         target = cli_table_find(t, fitted->target_name);
         if (target < 0) {
-            s = fail(err, DS_ERR_ARG, "target column '%s' not found in %s (columns: %s)",
+            s = cli_fail_status(err, DS_ERR_ARG, "target column '%s' not found in %s (columns: %s)",
                      fitted->target_name, path, column_list(t, cols_buf, sizeof cols_buf));
             free(cols);
             return s;
@@ -844,7 +830,7 @@ ds_status cli_prep_apply(const cli_table *t, const cli_data *fitted, float **x, 
     goto done;
 
 nomem:
-    s = fail(err, DS_ERR_NOMEM, "%s: out of memory", path);
+    s = cli_fail_status(err, DS_ERR_NOMEM, "%s: out of memory", path);
 done:
     free(cols);
     free(raw);

@@ -9,6 +9,7 @@
  * still training. Leaves out interactivity beyond hiding the individual runs.
  */
 #include "report.h"
+#include "util.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -26,18 +27,6 @@
 #define PM "\xc2\xb1"          /* U+00B1 plus-minus sign */
 #define NDASH "\xe2\x80\x93"   /* U+2013 en dash */
 #define ELLIPSIS "\xe2\x80\xa6" /* U+2026 */
-
-static ds_status fail(ds_error *err, ds_status s, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        err->status = s;
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
 
 /* ------------------------------------------------------------------------------------ */
 /* A growing text buffer; after a failed allocation it ignores writes and sets oom. */
@@ -206,7 +195,7 @@ static int find_column(const cli_results *r, const char *name, int *is_test, int
 
 ds_status cli_report_check_sort(const cli_results *r, const char *sort_metric, ds_error *err)
 {
-    if (!r) return fail(err, DS_ERR_ARG, "report: no results");
+    if (!r) return cli_fail_status(err, DS_ERR_ARG, "report: no results");
     if (!sort_metric) return DS_OK;
     int is_test, k;
     if (find_column(r, sort_metric, &is_test, &k)) return DS_OK;
@@ -219,7 +208,7 @@ ds_status cli_report_check_sort(const cli_results *r, const char *sort_metric, d
         if (w < 0) break;
         used += (size_t)w;
     }
-    return fail(err, DS_ERR_ARG, "sort metric '%s' is not in the summary; choose one of: %s",
+    return cli_fail_status(err, DS_ERR_ARG, "sort metric '%s' is not in the summary; choose one of: %s",
                 sort_metric, names[0] ? names : "(no metrics)");
 }
 
@@ -909,9 +898,9 @@ static char *join_path(const char *dir, const char *name)
 
 static ds_status write_text(const char *dir, const char *name, const sbuf *b, ds_error *err)
 {
-    if (b->oom) return fail(err, DS_ERR_NOMEM, "report: out of memory writing %s", name);
+    if (b->oom) return cli_fail_status(err, DS_ERR_NOMEM, "report: out of memory writing %s", name);
     char *path = join_path(dir, name);
-    if (!path) return fail(err, DS_ERR_NOMEM, "report: out of memory");
+    if (!path) return cli_fail_status(err, DS_ERR_NOMEM, "report: out of memory");
     ds_status st = cli_write_file(path, b->p ? b->p : "", b->len, err);
     free(path);
     return st;
@@ -920,26 +909,26 @@ static ds_status write_text(const char *dir, const char *name, const sbuf *b, ds
 static ds_status check_inputs(const cli_results *r, const cli_summary *s, const char *dir,
                               ds_error *err)
 {
-    if (!r || !s || !dir) return fail(err, DS_ERR_ARG, "report: no results, summary or directory");
+    if (!r || !s || !dir) return cli_fail_status(err, DS_ERR_ARG, "report: no results, summary or directory");
     if (r->n_configs < 1 || r->n_repeats < 1 || r->n_epochs < 0 || r->n_metrics < 0 ||
         r->n_metrics > CLI_MAX_METRICS || r->n_test < 0 || r->n_test > CLI_MAX_METRICS ||
         r->n_vary < 0)
-        return fail(err, DS_ERR_ARG, "report: bad sizes (%d configurations, %d repeats, %d "
+        return cli_fail_status(err, DS_ERR_ARG, "report: bad sizes (%d configurations, %d repeats, %d "
                     "epochs, %d metrics, %d test metrics)", r->n_configs, r->n_repeats,
                     r->n_epochs, r->n_metrics, r->n_test);
     if (!r->labels || (r->n_vary > 0 && (!r->vary_names || !r->values)) ||
         (r->n_metrics > 0 && r->n_epochs > 0 && !r->curves))
-        return fail(err, DS_ERR_ARG, "report: results without labels, values or curves");
+        return cli_fail_status(err, DS_ERR_ARG, "report: results without labels, values or curves");
     for (int c = 0; c < r->n_configs; c++)
-        if (!r->labels[c]) return fail(err, DS_ERR_ARG, "report: configuration %d unlabeled", c);
+        if (!r->labels[c]) return cli_fail_status(err, DS_ERR_ARG, "report: configuration %d unlabeled", c);
     for (int i = 0; i < r->n_configs * r->n_vary; i++)
-        if (!r->values[i]) return fail(err, DS_ERR_ARG, "report: missing value %d", i);
+        if (!r->values[i]) return cli_fail_status(err, DS_ERR_ARG, "report: missing value %d", i);
     for (int v = 0; v < r->n_vary; v++)
-        if (!r->vary_names[v]) return fail(err, DS_ERR_ARG, "report: setting %d unnamed", v);
+        if (!r->vary_names[v]) return cli_fail_status(err, DS_ERR_ARG, "report: setting %d unnamed", v);
     for (int k = 0; k < r->n_metrics; k++)
-        if (!r->metrics[k]) return fail(err, DS_ERR_ARG, "report: history metric %d unnamed", k);
+        if (!r->metrics[k]) return cli_fail_status(err, DS_ERR_ARG, "report: history metric %d unnamed", k);
     for (int k = 0; k < r->n_test; k++)
-        if (!r->test_metrics[k]) return fail(err, DS_ERR_ARG, "report: test metric %d unnamed", k);
+        if (!r->test_metrics[k]) return cli_fail_status(err, DS_ERR_ARG, "report: test metric %d unnamed", k);
     return DS_OK;
 }
 
@@ -967,7 +956,7 @@ ds_status cli_write_report(const cli_results *r, const cli_summary *s, const cha
     int charts[CLI_MAX_METRICS];
     char *svgs[CLI_MAX_METRICS] = {0};
     sbuf html = {0};
-    if (!order) return fail(err, DS_ERR_NOMEM, "report: out of memory");
+    if (!order) return cli_fail_status(err, DS_ERR_NOMEM, "report: out of memory");
     for (int c = 0; c < C; c++) order[c] = c;
     if (sort.k >= 0) sort_configs(&sort, order, C);
     chart_order(r, charts);
@@ -976,7 +965,7 @@ ds_status cli_write_report(const cli_results *r, const cli_summary *s, const cha
         epoch_stats es = {0};
         sbuf svg = {0};
         if (!epoch_stats_compute(r, charts[i], &es)) {
-            st = fail(err, DS_ERR_NOMEM, "report: out of memory");
+            st = cli_fail_status(err, DS_ERR_NOMEM, "report: out of memory");
         } else {
             svg_chart(&svg, r, charts[i], &es);
             char file[300];

@@ -5,6 +5,7 @@
  * J. Comput. Phys. 64, 1986). Checked against mpmath to about 1e-13 (relative).
  */
 #include "stats.h"
+#include "util.h"
 
 #include <float.h>
 #include <math.h>
@@ -18,18 +19,6 @@
 /* NAN and INFINITY are float constants; these spare a promotion warning per use. */
 #define D_NAN ((double)NAN)
 #define D_INF ((double)INFINITY)
-
-static ds_status fail(ds_error *err, ds_status s, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        err->status = s;
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
 
 /* ------------------------------------------------------------------------------------ */
 /* Student's t distribution */
@@ -212,26 +201,26 @@ void cli_stat_compute(const double *v, int n, cli_stat *out)
 
 static ds_status check_results(const cli_results *r, ds_error *err)
 {
-    if (!r) return fail(err, DS_ERR_ARG, "summary: no results");
+    if (!r) return cli_fail_status(err, DS_ERR_ARG, "summary: no results");
     if (r->n_configs < 1 || r->n_repeats < 1)
-        return fail(err, DS_ERR_ARG, "summary: %d configurations x %d repeats: need at least 1",
+        return cli_fail_status(err, DS_ERR_ARG, "summary: %d configurations x %d repeats: need at least 1",
                     r->n_configs, r->n_repeats);
     if (r->n_vary < 0 || (r->n_vary > 0 && (!r->vary_names || !r->values)))
-        return fail(err, DS_ERR_ARG, "summary: %d varied settings without names or values",
+        return cli_fail_status(err, DS_ERR_ARG, "summary: %d varied settings without names or values",
                     r->n_vary);
     if (r->n_metrics < 0 || r->n_metrics > CLI_MAX_METRICS || r->n_test < 0 ||
         r->n_test > CLI_MAX_METRICS)
-        return fail(err, DS_ERR_ARG, "summary: %d history and %d test metrics (at most %d)",
+        return cli_fail_status(err, DS_ERR_ARG, "summary: %d history and %d test metrics (at most %d)",
                     r->n_metrics, r->n_test, CLI_MAX_METRICS);
     if (r->n_epochs < 0 || (r->n_metrics > 0 && r->n_epochs > 0 && !r->curves))
-        return fail(err, DS_ERR_ARG, "summary: %d epochs of %d metrics without curves",
+        return cli_fail_status(err, DS_ERR_ARG, "summary: %d epochs of %d metrics without curves",
                     r->n_epochs, r->n_metrics);
     if (r->n_test > 0 && !r->test)
-        return fail(err, DS_ERR_ARG, "summary: %d test metrics without values", r->n_test);
+        return cli_fail_status(err, DS_ERR_ARG, "summary: %d test metrics without values", r->n_test);
     for (int k = 0; k < r->n_metrics; k++)
-        if (!r->metrics[k]) return fail(err, DS_ERR_ARG, "summary: history metric %d unnamed", k);
+        if (!r->metrics[k]) return cli_fail_status(err, DS_ERR_ARG, "summary: history metric %d unnamed", k);
     for (int k = 0; k < r->n_test; k++)
-        if (!r->test_metrics[k]) return fail(err, DS_ERR_ARG, "summary: test metric %d unnamed", k);
+        if (!r->test_metrics[k]) return cli_fail_status(err, DS_ERR_ARG, "summary: test metric %d unnamed", k);
     return DS_OK;
 }
 
@@ -244,10 +233,10 @@ ds_status cli_summarize(const cli_results *r, cli_summary *out, ds_error *err)
 {
     ds_status st = check_results(r, err);
     if (st) return st;
-    if (!out) return fail(err, DS_ERR_ARG, "summary: no output");
+    if (!out) return cli_fail_status(err, DS_ERR_ARG, "summary: no output");
     int R = r->n_repeats, E = r->n_epochs, K = r->n_metrics;
     double *v = malloc((size_t)R * sizeof *v);
-    if (!v) return fail(err, DS_ERR_NOMEM, "summary: out of memory");
+    if (!v) return cli_fail_status(err, DS_ERR_NOMEM, "summary: out of memory");
 
     for (int c = 0; c < r->n_configs; c++) {
         cli_summary *s = &out[c];
@@ -353,7 +342,7 @@ ds_status cli_write_summary_csv(const cli_results *r, const cli_summary *s, cons
 {
     ds_status st = check_results(r, err);
     if (st) return st;
-    if (!s || !path) return fail(err, DS_ERR_ARG, "summary.csv: no summary or path");
+    if (!s || !path) return cli_fail_status(err, DS_ERR_ARG, "summary.csv: no summary or path");
     cli_atomic a;
     st = cli_atomic_open(&a, path, err);
     if (st) return st;

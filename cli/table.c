@@ -14,6 +14,7 @@
  * Left out: other delimiters, comment lines, encodings other than ASCII/UTF-8.
  */
 #include "table.h"
+#include "util.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -37,21 +38,6 @@ struct cli_table {
 
 /* ---------------------------------------------------------------------------------- */
 /* errors */
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static ds_status fail(ds_error *err, ds_status s, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        err->status = s;
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
 
 /* ---------------------------------------------------------------------------------- */
 /* the reader: state shared with libcsv's callbacks */
@@ -93,7 +79,7 @@ static int grow(void **buf, size_t *cap, size_t need, size_t elem)
 
 static void set_nomem(reader *r)
 {
-    r->status = fail(r->err, DS_ERR_NOMEM, "%s: out of memory while reading", r->path);
+    r->status = cli_fail_status(r->err, DS_ERR_NOMEM, "%s: out of memory while reading", r->path);
 }
 
 /* libcsv field callback: stores the field unless the record already has too many. */
@@ -103,14 +89,14 @@ static void on_field(void *s, size_t len, void *data)
     if (r->status != DS_OK) return;
     r->field++;
     if (len && memchr(s, '\0', len)) {
-        r->status = fail(r->err, DS_ERR_FORMAT,
+        r->status = cli_fail_status(r->err, DS_ERR_FORMAT,
                          "%s:%d:%d: NUL byte in field (is this a text file?)", r->path,
                          r->rec_line, r->field);
         return;
     }
     if (r->n_cols >= 0 && r->field > r->n_cols) return; /* counted, reported at record end */
     if (r->field == INT_MAX) {
-        r->status = fail(r->err, DS_ERR_FORMAT, "%s:%d: too many fields", r->path,
+        r->status = cli_fail_status(r->err, DS_ERR_FORMAT, "%s:%d: too many fields", r->path,
                          r->rec_line);
         return;
     }
@@ -131,13 +117,13 @@ static void check_header(reader *r)
     for (int c = 0; c < r->n_cols; c++) {
         const char *name = r->text + names[c];
         if (!name[0]) {
-            r->status = fail(r->err, DS_ERR_FORMAT, "%s:%d:%d: empty column name", r->path,
+            r->status = cli_fail_status(r->err, DS_ERR_FORMAT, "%s:%d:%d: empty column name", r->path,
                              r->rec_line, c + 1);
             return;
         }
         for (int k = 0; k < c; k++) {
             if (strcmp(name, r->text + names[k]) == 0) {
-                r->status = fail(r->err, DS_ERR_FORMAT,
+                r->status = cli_fail_status(r->err, DS_ERR_FORMAT,
                                  "%s:%d:%d: duplicate column name '%.60s' (also column %d)",
                                  r->path, r->rec_line, c + 1, name, k + 1);
                 return;
@@ -156,12 +142,12 @@ static void on_record(int c, void *data)
     if (r->n_cols < 0) {
         r->n_cols = r->field;
     } else if (r->field != r->n_cols) {
-        r->status = fail(r->err, DS_ERR_FORMAT, "%s:%d: expected %d fields, found %d",
+        r->status = cli_fail_status(r->err, DS_ERR_FORMAT, "%s:%d: expected %d fields, found %d",
                          r->path, r->rec_line, r->n_cols, r->field);
         return;
     }
     if (r->n_records >= (size_t)INT_MAX) {
-        r->status = fail(r->err, DS_ERR_FORMAT, "%s:%d: too many rows", r->path,
+        r->status = cli_fail_status(r->err, DS_ERR_FORMAT, "%s:%d: too many rows", r->path,
                          r->rec_line);
         return;
     }
@@ -183,17 +169,17 @@ static void parse_failed(reader *r, struct csv_parser *p, int at_end)
     if (e == CSV_ENOMEM) {
         set_nomem(r);
     } else if (e == CSV_ETOOBIG) {
-        r->status = fail(r->err, DS_ERR_FORMAT, "%s:%d:%d: field too large", r->path,
+        r->status = cli_fail_status(r->err, DS_ERR_FORMAT, "%s:%d:%d: field too large", r->path,
                          r->rec_line, r->field + 1);
     } else if (at_end) {
-        r->status = fail(r->err, DS_ERR_FORMAT,
+        r->status = cli_fail_status(r->err, DS_ERR_FORMAT,
                          "%s:%d:%d: unterminated quoted field (no closing '\"' before the "
                          "end of the file)", r->path, r->rec_line, r->field + 1);
     } else {
         char near[32] = "";
         if (r->cur_line != r->rec_line) snprintf(near, sizeof near, " (at line %d)",
                                                  r->cur_line);
-        r->status = fail(r->err, DS_ERR_FORMAT,
+        r->status = cli_fail_status(r->err, DS_ERR_FORMAT,
                          "%s:%d:%d: malformed quoted field%s: a field with quotes must be "
                          "quoted entirely, and a quote inside quotes written as \"\"",
                          r->path, r->rec_line, r->field + 1, near);
@@ -213,7 +199,7 @@ static void feed(reader *r, struct csv_parser *p, const unsigned char *buf, size
             }
             if (ch == '\r' || !r->prev_cr) {
                 if (r->cur_line == INT_MAX) {
-                    r->status = fail(r->err, DS_ERR_FORMAT, "%s: too many lines", r->path);
+                    r->status = cli_fail_status(r->err, DS_ERR_FORMAT, "%s: too many lines", r->path);
                     return;
                 }
                 r->cur_line++;
@@ -263,7 +249,7 @@ static void read_stream(reader *r, FILE *f, size_t max_bytes)
         if (n == 0) break;
         total += n;
         if (total > max_bytes) {
-            r->status = fail(r->err, DS_ERR_FORMAT, "%s: file too large (over %zu bytes)",
+            r->status = cli_fail_status(r->err, DS_ERR_FORMAT, "%s: file too large (over %zu bytes)",
                              r->path, max_bytes);
             break;
         }
@@ -273,7 +259,7 @@ static void read_stream(reader *r, FILE *f, size_t max_bytes)
         feed(r, &p, buf + skip, n - skip);
     }
     if (r->status == DS_OK && ferror(f)) {
-        r->status = fail(r->err, DS_ERR_IO, "%s: read error: %s", r->path, strerror(errno));
+        r->status = cli_fail_status(r->err, DS_ERR_IO, "%s: read error: %s", r->path, strerror(errno));
     }
     if (r->status == DS_OK && csv_fini(&p, on_field, on_record, r) != 0) {
         parse_failed(r, &p, 1);
@@ -288,22 +274,22 @@ static void read_stream(reader *r, FILE *f, size_t max_bytes)
 ds_status cli_table_read_limited(cli_table **out, const char *path, size_t max_bytes,
                                  ds_error *err)
 {
-    if (!out) return fail(err, DS_ERR_ARG, "cli_table_read: out is NULL");
+    if (!out) return cli_fail_status(err, DS_ERR_ARG, "cli_table_read: out is NULL");
     *out = NULL;
-    if (!path || !path[0]) return fail(err, DS_ERR_ARG, "cli_table_read: no path given");
-    if (max_bytes == 0) return fail(err, DS_ERR_ARG, "cli_table_read: max_bytes is 0");
+    if (!path || !path[0]) return cli_fail_status(err, DS_ERR_ARG, "cli_table_read: no path given");
+    if (max_bytes == 0) return cli_fail_status(err, DS_ERR_ARG, "cli_table_read: max_bytes is 0");
 
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, DS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return cli_fail_status(err, DS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fileno(f), &st) == 0) {
         if (S_ISDIR(st.st_mode)) {
             fclose(f);
-            return fail(err, DS_ERR_IO, "%s: is a directory, not a CSV file", path);
+            return cli_fail_status(err, DS_ERR_IO, "%s: is a directory, not a CSV file", path);
         }
         if (S_ISREG(st.st_mode) && (unsigned long long)st.st_size > max_bytes) {
             fclose(f);
-            return fail(err, DS_ERR_FORMAT, "%s: file too large (%lld bytes, limit %zu)",
+            return cli_fail_status(err, DS_ERR_FORMAT, "%s: file too large (%lld bytes, limit %zu)",
                         path, (long long)st.st_size, max_bytes);
         }
     }
@@ -318,9 +304,9 @@ ds_status cli_table_read_limited(cli_table **out, const char *path, size_t max_b
     fclose(f);
 
     if (r.status == DS_OK && r.n_records == 0) {
-        r.status = fail(err, DS_ERR_FORMAT, "%s: no header row (the file is empty or blank)", path);
+        r.status = cli_fail_status(err, DS_ERR_FORMAT, "%s: no header row (the file is empty or blank)", path);
     } else if (r.status == DS_OK && r.n_records == 1) {
-        r.status = fail(err, DS_ERR_FORMAT, "%s:%d: no data rows after the header", path,
+        r.status = cli_fail_status(err, DS_ERR_FORMAT, "%s:%d: no data rows after the header", path,
                         r.line[0]);
     }
     cli_table *t = NULL;
@@ -331,7 +317,7 @@ ds_status cli_table_read_limited(cli_table **out, const char *path, size_t max_b
             free(t);
             free(p);
             t = NULL;
-            r.status = fail(err, DS_ERR_NOMEM, "%s: out of memory while reading", path);
+            r.status = cli_fail_status(err, DS_ERR_NOMEM, "%s: out of memory while reading", path);
         } else {
             strcpy(p, path);
             t->path = p;

@@ -24,7 +24,8 @@ endif
 CSV_LIBS := $(shell pkg-config --libs libcsv 2>/dev/null || echo -lcsv)
 INI_CFLAGS := $(shell pkg-config --cflags inih 2>/dev/null)
 INI_LIBS := $(shell pkg-config --libs inih 2>/dev/null || echo -linih)
-CLI_LIBS := $(CSV_LIBS) $(INI_LIBS) -lpthread -lm
+ZLIB_LIBS := $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
+CLI_LIBS := $(CSV_LIBS) $(INI_LIBS) $(ZLIB_LIBS) -lpthread -lm
 
 LIB_SRC  := $(wildcard src/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -161,6 +161,10 @@ int cmd_sweep(int argc, char **argv)
         cli_args_free(&a);
         return 0;
     }
+    static const char *const train_only[] = {"save", "resume", "checkpoint", NULL};
+    for (int i = 0; !s && train_only[i]; i++)
+        if (a.settings.set[cli_setting_find(train_only[i])])
+            s = cli_fail(&err, "option --%s belongs to 'descent train', not sweep", train_only[i]);
     cli_grid g = {0};
     if (!s) s = cli_grid_make(&a, &g, &err);
     char out[CLI_PATH_MAX], cache[CLI_PATH_MAX + 16];

@@ -4,6 +4,8 @@
  */
 #include "args.h"
 #include "commands.h"
+#include "idx.h"
+#include "modelfile.h"
 #include "run.h"
 #include "util.h"
 
@@ -68,6 +70,38 @@ static void on_epoch(void *user, int epoch, int epochs, const ds_history *h)
     fflush(stdout);
 }
 
+/* --resume: the saved settings, then the options given now on top of them */
+static ds_status resume_settings(cli_args *a, const cli_saved_model *sm, const char *path,
+                                 ds_error *err)
+{
+    static const char *const per_call[] = {"save", "resume", "checkpoint", NULL};
+    if (!sm->settings) return DS_OK;
+    cli_settings merged;
+    cli_settings_init(&merged);
+    char origin[CLI_PATH_MAX + 32];
+    snprintf(origin, sizeof origin, "%s: saved settings", path);
+    ds_status s = cli_settings_load_dump(&merged, sm->settings, origin, per_call, err);
+    for (int i = 0; !s && cli_setting_def_at(i); i++)
+        if (a->settings.set[i])
+            s = cli_settings_set(&merged, cli_setting_def_at(i)->key, a->settings.value[i],
+                                 "option", err);
+    if (s) {
+        cli_settings_free(&merged);
+        return s;
+    }
+    cli_settings_free(&a->settings);
+    a->settings = merged;
+    return DS_OK;
+}
+
+static int same_features(const cli_data *x, const cli_data *y)
+{
+    if (x->n_features != y->n_features || x->n_targets != y->n_targets) return 0;
+    for (int j = 0; j < x->n_features; j++)
+        if (strcmp(x->feature_names[j], y->feature_names[j]) != 0) return 0;
+    return 1;
+}
+
 int cmd_train(int argc, char **argv)
 {
     static const char *const extra[] = {"quiet", NULL};
@@ -83,16 +117,33 @@ int cmd_train(int argc, char **argv)
         cli_args_free(&a);
         return 0;
     }
+    cli_saved_model sm = {0};
+    const char *resume = cli_settings_get(&a.settings, "resume");
+    char resume_path[CLI_PATH_MAX];
+    snprintf(resume_path, sizeof resume_path, "%s", resume ? resume : "");
+    if (!s && resume_path[0]) {
+        s = cli_model_load(resume_path, &sm, &err);
+        if (!s) s = resume_settings(&a, &sm, resume_path, &err);
+    }
     cli_config c;
     if (!s) s = cli_config_from_settings(&a.settings, &c, &err);
+    if (!s && resume_path[0] && c.fit.epochs <= sm.epochs_done)
+        s = cli_fail(&err, "option --epochs: %s has already run %d epochs; give --epochs above %d",
+                     resume_path, sm.epochs_done, sm.epochs_done);
     if (!s && !c.data[0]) s = cli_fail(&err, "no training data: give --data FILE");
     cli_table *t = NULL, *tt = NULL;
     cli_rundata d = {0};
-    if (!s) s = cli_table_read(&t, c.data, &err);
-    if (!s && c.test_data[0]) s = cli_table_read(&tt, c.test_data, &err);
+    int idx = !s && cli_is_idx(c.data);
+    if (!s && !idx) s = cli_table_read(&t, c.data, &err);
+    if (!s && !idx && c.test_data[0]) s = cli_table_read(&tt, c.test_data, &err);
     if (!s) s = cli_rundata_load(&c, t, tt, &d, &err);
+    if (!s && sm.model && sm.prep && !same_features(sm.prep, d.prep))
+        s = cli_fail(&err, "%s: the model was trained on other features or targets than %s",
+                     resume_path, c.data);
     ds_model *m = NULL;
-    if (!s) s = cli_model_build(&c, d.prep, c.seed, &m, &err);
+    if (!s && !sm.model) s = cli_model_build(&c, d.prep, c.seed, &m, &err);
+    if (!s && sm.model && !a.quiet)
+        printf("resuming %s after epoch %d\n", resume_path, sm.epochs_done);
     if (!s && !a.quiet) {
         printf("data: %s: %d training rows, %d test rows, %d features, target '%s'",
                c.data, d.prep->n_train, d.test ? ds_dataset_rows(d.test) : 0,
@@ -104,7 +155,7 @@ int cmd_train(int argc, char **argv)
             printf(")");
         }
         printf("\n");
-        ds_model_summary(m, stdout, NULL);
+        ds_model_summary(m ? m : sm.model, stdout, NULL);
     }
     ds_model_free(m);
     int code = 0;
@@ -112,7 +163,27 @@ int cmd_train(int argc, char **argv)
         train_log lg = {isatty(1), a.quiet, c.fit.epochs, 0, {0, 0}};
         cli_run_result res;
         c.restarts = 0;
-        s = cli_run(&c, &d, c.seed, on_epoch, on_batch, &lg, &res, &err);
+        ds_model *trained = NULL;
+        cli_train_extras x;
+        memset(&x, 0, sizeof x);
+        x.resume = sm.model;
+        x.initial_epoch = sm.epochs_done;
+        x.checkpoint = c.checkpoint[0] ? c.checkpoint : NULL;
+        x.monitor = c.checkpoint_monitor[0] ? c.checkpoint_monitor
+                    : (c.fit.validation_split > 0 ? "val_loss" : "loss");
+        x.save_best_only = c.save_best_only;
+        x.prep = d.prep;
+        x.settings = &a.settings;
+        x.keep = &trained;
+        s = cli_run(&c, &d, c.seed, on_epoch, on_batch, &lg, &x, &res, &err);
+        if (!s && c.save[0]) {
+            const ds_history *h = res.history;
+            int done = ds_history_epochs(h) ? ds_history_epoch(h, ds_history_epochs(h) - 1) + 1
+                                            : sm.epochs_done;
+            s = cli_model_save(trained, c.save, d.prep, &a.settings, done, &err);
+            if (!s && !a.quiet) printf("saved %s (%d epochs)\n", c.save, done);
+        }
+        if (trained != sm.model) ds_model_free(trained);
         if (!s) {
             if (res.diverged) {
                 fprintf(stderr, "descent: %s\n", res.message);
@@ -131,6 +202,7 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "descent train: %s\n", err.message);
         code = cli_exit_code(s);
     }
+    cli_saved_model_free(&sm);
     cli_rundata_free(&d);
     cli_table_free(t);
     cli_table_free(tt);

@@ -8,5 +8,8 @@
 
 int cmd_train(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_evaluate(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 
 #endif

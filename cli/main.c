@@ -20,6 +20,9 @@ static void usage(FILE *f)
             "  train      train one model and print its per-epoch log and test metrics\n"
             "  sweep      train a grid of configurations, each over repeated seeds, and\n"
             "             write history.csv, runs.csv, summary.csv and report.html\n"
+            "  predict    predict new rows with a saved model\n"
+            "  evaluate   loss and metrics of a saved model on labelled rows\n"
+            "  inspect    a saved model's layers, training and metadata\n"
             "\n"
             "  descent COMMAND --help   the command's options, with their defaults\n"
             "  descent --version\n"
@@ -48,7 +51,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "train") == 0) return cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 1, argv + 1);
-    fprintf(stderr, "descent: unknown command '%s' (commands: train, sweep; see descent --help)\n",
+    if (strcmp(cmd, "predict") == 0) return cmd_predict(argc - 1, argv + 1);
+    if (strcmp(cmd, "evaluate") == 0) return cmd_evaluate(argc - 1, argv + 1);
+    if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 1, argv + 1);
+    fprintf(stderr, "descent: unknown command '%s' (commands: train, sweep, predict, evaluate, inspect; see descent --help)\n",
             cmd);
     return 2;
 }

@@ -45,13 +45,28 @@ typedef void (*cli_epoch_hook)(void *user, int epoch, int epochs, const ds_histo
 /* Called after each batch (for a live progress bar), may be NULL. */
 typedef void (*cli_batch_hook)(void *user, int epoch, int batch, int n_batches, double loss);
 
+/* What descent train adds to a run: continuing a saved model, checkpoints, and keeping
+ * the trained model for --save. */
+typedef struct {
+    ds_model *resume;       /* train this model (the caller's) instead of building one */
+    int initial_epoch;      /* with resume: epochs it has run */
+    const char *checkpoint; /* save after each epoch (or each best epoch) when not NULL */
+    const char *monitor;    /* save_best_only's metric */
+    int save_best_only;
+    const cli_data *prep;   /* saved with the model */
+    const cli_settings *settings;
+    ds_model **keep;        /* receives the trained model (the caller frees it) */
+    ds_status status;       /* a checkpoint's failure, reported after training stops */
+    ds_error error;
+} cli_train_extras;
+
 /* Trains configuration c on d from `seed`, re-initializing a stalled run with the next
  * seed of its stream up to c->restarts times (attempt a > 0 uses
  * ds_seed_mix(seed, a)), evaluates the test set, and fills *res. Divergence is a result
  * (res->diverged), not an error. */
 ds_status cli_run(const cli_config *c, const cli_rundata *d, uint64_t seed,
                   cli_epoch_hook on_epoch, cli_batch_hook on_batch, void *user,
-                  cli_run_result *res, ds_error *err);
+                  cli_train_extras *x, cli_run_result *res, ds_error *err);
 void cli_run_result_free(cli_run_result *res);
 
 #endif

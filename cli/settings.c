@@ -73,6 +73,17 @@ static const setting table[] = {
       K_ES),
     S("reduce_lr", CLI_SEC_FIT, "", "SPEC",
       "reduce the learning rate on a plateau, e.g. \"factor=0.5, patience=2\"", 1, K_RLR),
+    S("save", CLI_SEC_FIT, "", "FILE",
+      "train: save the trained model (safetensors, with optimizer state)", 0, K_PATH),
+    S("resume", CLI_SEC_FIT, "", "FILE",
+      "train: continue a saved model's training up to --epochs", 0, K_PATH),
+    S("checkpoint", CLI_SEC_FIT, "", "FILE",
+      "train: save the model after every epoch (or the best one, see save_best_only)", 0,
+      K_PATH),
+    S("checkpoint_monitor", CLI_SEC_FIT, "", "NAME",
+      "train: the metric save_best_only watches (default val_loss, or loss)", 0, K_TEXT),
+    S("save_best_only", CLI_SEC_FIT, "false", "BOOL",
+      "train: checkpoint only epochs that improve the monitored metric", 0, K_BOOL),
     S("seed", CLI_SEC_FIT, "1", "N",
       "seed of initialization, shuffling and dropout (sweeps derive one per repeat)", 0,
       K_SEED),
@@ -612,6 +623,13 @@ ds_status cli_config_from_settings(const cli_settings *s, cli_config *c, ds_erro
     if (*V("reduce_lr") && parse_callback(V("reduce_lr"), 0, NULL, &c->fit.reduce_lr, err))
         return DS_ERR_ARG;
     parse_u64(V("seed"), &c->seed);
+    snprintf(c->save, sizeof c->save, "%s", V("save"));
+    snprintf(c->resume, sizeof c->resume, "%s", V("resume"));
+    snprintf(c->checkpoint, sizeof c->checkpoint, "%s", V("checkpoint"));
+    if (strlen(V("checkpoint_monitor")) >= sizeof c->checkpoint_monitor)
+        return cli_fail(err, "checkpoint_monitor: '%s' is too long", V("checkpoint_monitor"));
+    snprintf(c->checkpoint_monitor, sizeof c->checkpoint_monitor, "%s", V("checkpoint_monitor"));
+    parse_bool(V("save_best_only"), &c->save_best_only);
 
     parse_int(V("repeats"), 1, &n);
     c->repeats = (int)n;
@@ -628,5 +646,43 @@ ds_status cli_config_from_settings(const cli_settings *s, cli_config *c, ds_erro
     snprintf(c->out, sizeof c->out, "%s", V("out"));
     snprintf(c->sort, sizeof c->sort, "%s", V("sort"));
 #undef V
+    return DS_OK;
+}
+
+ds_status cli_settings_load_dump(cli_settings *s, const char *text, const char *origin,
+                                 const char *const *skip, ds_error *err)
+{
+    const char *p = text;
+    int line = 0;
+    while (*p) {
+        line++;
+        const char *e = strchr(p, '\n');
+        if (!e) e = p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(e - p));
+        if (e > p && !eq)
+            return cli_fail_status(err, DS_ERR_FORMAT, "%s: line %d: expected key = value",
+                                   origin, line);
+        if (eq) {
+            char key[64], value[CLI_PATH_MAX];
+            const char *kb = p, *ke = eq, *vb = eq + 1, *ve = e;
+            while (kb < ke && isspace((unsigned char)*kb)) kb++;
+            while (ke > kb && isspace((unsigned char)ke[-1])) ke--;
+            while (vb < ve && isspace((unsigned char)*vb)) vb++;
+            while (ve > vb && isspace((unsigned char)ve[-1])) ve--;
+            if ((size_t)(ke - kb) >= sizeof key || (size_t)(ve - vb) >= sizeof value)
+                return cli_fail_status(err, DS_ERR_FORMAT, "%s: line %d: too long", origin, line);
+            memcpy(key, kb, (size_t)(ke - kb));
+            key[ke - kb] = '\0';
+            memcpy(value, vb, (size_t)(ve - vb));
+            value[ve - vb] = '\0';
+            int skipped = 0;
+            for (const char *const *k = skip; k && *k; k++) skipped |= strcmp(*k, key) == 0;
+            char where[CLI_PATH_MAX + 32];
+            snprintf(where, sizeof where, "%s: line %d", origin, line);
+            ds_status st = skipped ? DS_OK : cli_settings_set(s, key, value, where, err);
+            if (st) return st;
+        }
+        p = *e ? e + 1 : e;
+    }
     return DS_OK;
 }

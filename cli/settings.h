@@ -58,6 +58,11 @@ const char *cli_settings_get(const cli_settings *s, const char *key);
 /* "key = value" lines for every setting, in definition order. Caller frees. */
 char *cli_settings_dump(const cli_settings *s);
 
+/* Sets every "key = value" line of text (what cli_settings_dump writes), except the keys
+ * in `skip` (NULL-terminated, may be NULL). */
+ds_status cli_settings_load_dump(cli_settings *s, const char *text, const char *origin,
+                                 const char *const *skip, ds_error *err);
+
 /* ---- typed configuration of one run ---- */
 
 #define CLI_MAX_LAYERS 64
@@ -90,6 +95,9 @@ typedef struct {
     /* fit */
     ds_fit_options fit;
     uint64_t seed;
+    char save[CLI_PATH_MAX], resume[CLI_PATH_MAX], checkpoint[CLI_PATH_MAX];
+    char checkpoint_monitor[32];
+    int save_best_only;
     /* sweep */
     int repeats, unpaired, restarts, stall_patience, jobs;
     double stall_min_delta, target_accuracy;

@@ -6,9 +6,11 @@
  */
 #include "sweep.h"
 #include "atomic.h"
+#include "idx.h"
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
@@ -100,8 +102,13 @@ uint64_t cli_grid_seed(const cli_grid *g, int c, int r)
 }
 
 /* ---------------------------------------------------------------------------------- */
-/* finished runs on disk: OUT/.runs/<key>.run, key = hash of everything that decides the
- * run's numbers (its full settings, repeat, seed and the library version) */
+/* finished runs on disk: an append-only journal, OUT/.runs, of records
+ *   run KEY \n <the run's result as text> end KEY \n
+ * where KEY is a hash of everything that decides the run's numbers (its full settings,
+ * repeat, seed and the library version). A worker appends each finished run with one
+ * write() on an O_APPEND descriptor, so a killed sweep leaves whole records and at most one
+ * cut one, which is ignored; nothing waits on the disk (no fsync) because a record lost
+ * to a power cut is only recomputed. */
 
 static uint64_t run_key(const cli_grid *g, int c, int r)
 {
@@ -115,49 +122,37 @@ static uint64_t run_key(const cli_grid *g, int c, int r)
     return h;
 }
 
-static void run_path(char *buf, size_t n, const char *cache, uint64_t key)
+static void format_run(cli_buf *b, uint64_t key, const cli_run_result *res)
 {
-    snprintf(buf, n, "%s/%016" PRIx64 ".run", cache, key);
-}
-
-static ds_status save_run(const char *path, const cli_run_result *res, ds_error *err)
-{
-    cli_buf b = {0};
     const ds_history *h = res->history;
-    cli_buf_printf(&b, "descent-run 1\nseed %" PRIu64 "\nrestarts %d\nstalled %d\ndiverged %d\n",
-                   res->seed_used, res->restarts, res->stalled, res->diverged);
-    cli_buf_printf(&b, "test %d\n", res->n_test);
+    cli_buf_printf(b, "run %016" PRIx64 "\n", key);
+    cli_buf_printf(b, "seed %" PRIu64 "\nrestarts %d\nstalled %d\ndiverged %d\n", res->seed_used,
+                   res->restarts, res->stalled, res->diverged);
+    cli_buf_printf(b, "test %d\n", res->n_test);
     for (int i = 0; i < res->n_test; i++)
-        cli_buf_printf(&b, "%s %.17g\n", res->test_names[i], res->test[i]);
-    cli_buf_printf(&b, "history %d %d\n", ds_history_epochs(h), ds_history_columns(h));
+        cli_buf_printf(b, "%s %.17g\n", res->test_names[i], res->test[i]);
+    cli_buf_printf(b, "history %d %d\n", ds_history_epochs(h), ds_history_columns(h));
     for (int c = 0; c < ds_history_columns(h); c++)
-        cli_buf_printf(&b, "%s\n", ds_history_column_name(h, c));
+        cli_buf_printf(b, "%s\n", ds_history_column_name(h, c));
     for (int r = 0; r < ds_history_epochs(h); r++) {
-        cli_buf_printf(&b, "%d", ds_history_epoch(h, r));
+        cli_buf_printf(b, "%d", ds_history_epoch(h, r));
         for (int c = 0; c < ds_history_columns(h); c++)
-            cli_buf_printf(&b, " %.17g", ds_history_get(h, r, c));
-        cli_buf_printf(&b, "\n");
+            cli_buf_printf(b, " %.17g", ds_history_get(h, r, c));
+        cli_buf_printf(b, "\n");
     }
-    if (b.oom) {
-        cli_buf_free(&b);
-        return cli_fail_status(err, DS_ERR_NOMEM, "out of memory");
-    }
-    ds_status s = cli_write_file(path, b.s, b.len, err);
-    cli_buf_free(&b);
-    return s;
+    cli_buf_printf(b, "end %016" PRIx64 "\n", key);
 }
 
-/* Loads a finished run; any mismatch means "not finished" (returns nonzero). */
-static int load_run(const char *path, cli_run_result *res)
+/* Parses one record's body (after "run KEY\n"); nonzero when it is not well formed. */
+static int parse_run(const char *text, size_t len, cli_run_result *res)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = fmemopen((void *)text, len, "r");
     if (!f) return -1;
     memset(res, 0, sizeof *res);
     int rows, cols, ok = 0;
     char names[CLI_MAX_METRICS][48];
-    if (fscanf(f, "descent-run 1 seed %" SCNu64 " restarts %d stalled %d diverged %d test %d",
-               &res->seed_used, &res->restarts, &res->stalled, &res->diverged,
-               &res->n_test) != 5 ||
+    if (fscanf(f, "seed %" SCNu64 " restarts %d stalled %d diverged %d test %d", &res->seed_used,
+               &res->restarts, &res->stalled, &res->diverged, &res->n_test) != 5 ||
         res->n_test < 0 || res->n_test > CLI_MAX_METRICS)
         goto done;
     for (int i = 0; i < res->n_test; i++) {
@@ -194,6 +189,103 @@ done:
     return 0;
 }
 
+typedef struct {
+    int fd;           /* O_APPEND, or -1 */
+    char *text;       /* the journal as read at the start */
+    int n;            /* complete records */
+    uint64_t *keys;
+    size_t *begin, *end; /* each record's body in text */
+} journal;
+
+static void journal_close(journal *j)
+{
+    if (j->fd >= 0) close(j->fd);
+    free(j->text);
+    free(j->keys);
+    free(j->begin);
+    free(j->end);
+    memset(j, 0, sizeof *j);
+    j->fd = -1;
+}
+
+static ds_status journal_open(journal *j, const char *path, ds_error *err)
+{
+    memset(j, 0, sizeof *j);
+    j->fd = -1;
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        cli_buf b = {0};
+        char chunk[65536];
+        size_t got;
+        while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+            cli_buf_printf(&b, "%.*s", (int)got, chunk);
+        fclose(f);
+        j->text = b.s;
+        size_t len = b.len;
+        int cap = 0;
+        for (size_t pos = 0; j->text && pos < len;) {
+            uint64_t key;
+            int used = 0;
+            char *nl = memchr(j->text + pos, '\n', len - pos);
+            if (!nl) break;
+            if (sscanf(j->text + pos, "run %" SCNx64 "%n", &key, &used) == 1 &&
+                j->text + pos + used == nl) {
+                char end_line[48];
+                snprintf(end_line, sizeof end_line, "\nend %016" PRIx64 "\n", key);
+                size_t body = (size_t)(nl + 1 - j->text);
+                char *e = strstr(j->text + body - 1, end_line);
+                if (!e) break; /* the record a kill cut short: the rest is unusable */
+                if (j->n == cap) {
+                    cap = cap ? 2 * cap : 256;
+                    j->keys = realloc(j->keys, sizeof *j->keys * (size_t)cap);
+                    j->begin = realloc(j->begin, sizeof *j->begin * (size_t)cap);
+                    j->end = realloc(j->end, sizeof *j->end * (size_t)cap);
+                    if (!j->keys || !j->begin || !j->end) {
+                        journal_close(j);
+                        return cli_fail_status(err, DS_ERR_NOMEM, "out of memory");
+                    }
+                }
+                j->keys[j->n] = key;
+                j->begin[j->n] = body;
+                j->end[j->n] = (size_t)(e + 1 - j->text);
+                j->n++;
+                pos = (size_t)(e - j->text) + strlen(end_line);
+            } else {
+                pos = (size_t)(nl + 1 - j->text);
+            }
+        }
+    }
+    j->fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (j->fd < 0) {
+        ds_status s = cli_fail_status(err, DS_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        journal_close(j);
+        return s;
+    }
+    return DS_OK;
+}
+
+/* The last complete record of key, parsed into res; nonzero when there is none. */
+static int journal_find(const journal *j, uint64_t key, cli_run_result *res)
+{
+    for (int i = j->n - 1; i >= 0; i--)
+        if (j->keys[i] == key)
+            return parse_run(j->text + j->begin[i], j->end[i] - j->begin[i], res);
+    return -1;
+}
+
+static ds_status journal_append(journal *j, uint64_t key, const cli_run_result *res,
+                                const char *path, ds_error *err)
+{
+    cli_buf b = {0};
+    format_run(&b, key, res);
+    ds_status s = DS_OK;
+    if (b.oom) s = cli_fail_status(err, DS_ERR_NOMEM, "out of memory");
+    else if (write(j->fd, b.s, b.len) != (ssize_t)b.len)
+        s = cli_fail_status(err, DS_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    cli_buf_free(&b);
+    return s;
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* the pool */
 
@@ -204,6 +296,7 @@ typedef struct {
     int *data_of;          /* config -> index into data */
     cli_run_result *res;   /* (n_runs) */
     int n_runs, next, done, reused, failed;
+    journal *jr;
     ds_error err;
     pthread_mutex_t lock;
     struct timespec t0;
@@ -239,21 +332,16 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&p->lock);
         if (i >= p->n_runs) break;
         int c = i / p->g->repeats, r = i % p->g->repeats;
-        char path[CLI_PATH_MAX + 32];
         uint64_t key = run_key(p->g, c, r);
         int reused = 0;
         ds_error e = {0};
         ds_status s = DS_OK;
-        if (p->o->cache) {
-            run_path(path, sizeof path, p->o->cache, key);
-            reused = load_run(path, &p->res[i]) == 0;
-        }
-        if (!reused) {
+        if (p->jr) reused = journal_find(p->jr, key, &p->res[i]) == 0;
+        if (!reused)
             s = cli_run(&p->g->configs[c], &p->data[p->data_of[c]], cli_grid_seed(p->g, c, r),
-                        NULL, NULL, NULL, &p->res[i], &e);
-            if (!s && p->o->cache) s = save_run(path, &p->res[i], &e);
-        }
+                        NULL, NULL, NULL, NULL, &p->res[i], &e);
         pthread_mutex_lock(&p->lock);
+        if (!s && !reused && p->jr) s = journal_append(p->jr, key, &p->res[i], p->o->cache, &e);
         if (s && !p->failed) {
             p->failed = 1;
             p->err = e;
@@ -439,8 +527,9 @@ ds_status cli_sweep_run(const cli_grid *g, const cli_sweep_options *o, cli_resul
             continue;
         }
         const cli_table *t = NULL, *tt = NULL;
-        s = load_table(g->configs[c].data, &tpaths, &tables, &n_tables, &t, err);
-        if (!s && g->configs[c].test_data[0])
+        int idx = cli_is_idx(g->configs[c].data);
+        if (!idx) s = load_table(g->configs[c].data, &tpaths, &tables, &n_tables, &t, err);
+        if (!s && !idx && g->configs[c].test_data[0])
             s = load_table(g->configs[c].test_data, &tpaths, &tables, &n_tables, &tt, err);
         if (!s) s = cli_rundata_load(&g->configs[c], t, tt, &data[n_data], err);
         if (!s) {
@@ -471,8 +560,10 @@ ds_status cli_sweep_run(const cli_grid *g, const cli_sweep_options *o, cli_resul
     /* only now, with every configuration checked, is anything written */
     if (!s && o->out && mkdir(o->out, 0777) != 0 && errno != EEXIST)
         s = cli_fail_status(err, DS_ERR_IO, "%s: cannot create: %s", o->out, strerror(errno));
-    if (!s && o->cache && mkdir(o->cache, 0777) != 0 && errno != EEXIST)
-        s = cli_fail_status(err, DS_ERR_IO, "%s: cannot create: %s", o->cache, strerror(errno));
+    journal jr;
+    memset(&jr, 0, sizeof jr);
+    jr.fd = -1;
+    if (!s && o->cache) s = journal_open(&jr, o->cache, err);
     if (!s) {
         pool p;
         memset(&p, 0, sizeof p);
@@ -482,6 +573,7 @@ ds_status cli_sweep_run(const cli_grid *g, const cli_sweep_options *o, cli_resul
         p.data_of = data_of;
         p.res = res;
         p.n_runs = nr;
+        p.jr = o->cache ? &jr : NULL;
         pthread_mutex_init(&p.lock, NULL);
         clock_gettime(CLOCK_MONOTONIC, &p.t0);
         int jobs = o->jobs < 1 ? 1 : (o->jobs > nr ? nr : o->jobs);
@@ -499,6 +591,7 @@ ds_status cli_sweep_run(const cli_grid *g, const cli_sweep_options *o, cli_resul
             if (err) *err = p.err;
         }
     }
+    journal_close(&jr);
     if (!s) s = gather(g, res, out, err);
     for (int i = 0; res && i < nr; i++) cli_run_result_free(&res[i]);
     free(res);

@@ -1,7 +1,8 @@
 /*
  * sweep.h - a grid of configurations times repeats, each run a self-contained unit
  * (configuration, repeat, seed) computed in any order by a pool of threads and merged in
- * a fixed order; finished runs are kept in OUT/.runs so an interrupted sweep resumes.
+ * a fixed order; finished runs are kept in the journal OUT/.runs so an interrupted sweep
+ * resumes.
  */
 #ifndef CLI_SWEEP_H
 #define CLI_SWEEP_H
@@ -34,7 +35,7 @@ uint64_t cli_grid_seed(const cli_grid *g, int c, int r);
 typedef struct {
     int jobs;          /* threads; >= 1 */
     const char *out;   /* output folder, made once the grid is checked; or NULL */
-    const char *cache; /* folder of finished runs (inside out), or NULL */
+    const char *cache; /* journal of finished runs (inside out), or NULL */
     int progress;      /* draw a progress bar on stderr */
 } cli_sweep_options;
 

@@ -380,6 +380,10 @@ typedef struct ds_dataset ds_dataset;
 /* Copies x (N, n_x) and y (N, n_y; may be NULL for unlabelled data, then n_y is 0). */
 ds_status ds_dataset_create(ds_dataset **out, int n, int n_x, int n_y, const float *x,
                             const float *y, ds_error *err);
+/* Like ds_dataset_create, but takes ownership of x and y (malloc'd by the caller; freed
+ * with the data set, or at once when the call fails) instead of copying them. */
+ds_status ds_dataset_adopt(ds_dataset **out, int n, int n_x, int n_y, float *x, float *y,
+                           ds_error *err);
 /* A new data set holding the rows idx[0..n-1] of src, in that order. */
 ds_status ds_dataset_subset(ds_dataset **out, const ds_dataset *src, const int *idx, int n,
                             ds_error *err);

@@ -45,6 +45,34 @@ ds_status ds_dataset_create(ds_dataset **out, int n, int n_x, int n_y, const flo
     return DS_OK;
 }
 
+ds_status ds_dataset_adopt(ds_dataset **out, int n, int n_x, int n_y, float *x, float *y,
+                           ds_error *err)
+{
+    ds_status s = DS_OK;
+    if (!out) s = ds_fail(err, DS_ERR_ARG, "dataset: out is NULL");
+    else if ((!x && n > 0) || (!y && n_y > 0 && n > 0))
+        s = ds_fail(err, DS_ERR_ARG, "dataset: x or y is NULL");
+    else if (n < 0 || n_x < 1 || n_y < 0)
+        s = ds_fail(err, DS_ERR_ARG,
+                    "dataset: need rows >= 0, features >= 1, targets >= 0 (got %d, %d, %d)", n,
+                    n_x, n_y);
+    ds_dataset *d = s ? NULL : calloc(1, sizeof *d);
+    if (!s && !d) s = ds_fail(err, DS_ERR_NOMEM, "dataset: out of memory");
+    if (s) {
+        free(x);
+        free(y);
+        return s;
+    }
+    d->n = n;
+    d->n_x = n_x;
+    d->n_y = n_y;
+    d->x = x;
+    d->y = n_y ? y : NULL;
+    if (!n_y) free(y);
+    *out = d;
+    return DS_OK;
+}
+
 ds_status ds_dataset_subset(ds_dataset **out, const ds_dataset *src, const int *idx, int n,
                             ds_error *err)
 {

@@ -176,10 +176,15 @@ double ds_loss_compute(const ds_loss *loss, ds_loss_input in, const float *out,
             for (int j = 0; j < w; j++) {
                 float t = yr[j] * (1.0f - ls) + 0.5f * ls;
                 if (in == DS_LOSS_FROM_SIGMOID_LOGITS) {
+                    /* float32 per element, as Keras computes; e^-|x| serves the loss and
+                     * sigmoid(x) = 1 / (1 + e^-x) (x >= 0) or e^x / (1 + e^x) (x < 0) */
                     float x = zr[j];
-                    row += (double)((x > 0.0f ? x : 0.0f) - x * t) +
-                           log1p(exp(-fabs((double)x)));
-                    if (d) d[j] = scale * inv_w * (sigmoidf(x) - t);
+                    float e = expf(-fabsf(x));
+                    row += (double)((x > 0.0f ? x : 0.0f) - x * t + log1pf(e));
+                    if (d) {
+                        float sg = x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+                        d[j] = scale * inv_w * (sg - t);
+                    }
                 } else {
                     float p = clipf(o[j], DS_EPSILON, 1.0f - DS_EPSILON);
                     row -= (double)t * log((double)(p + DS_EPSILON)) +

@@ -134,17 +134,19 @@ RS="--data data/banknotes.csv --target class --layers dense(4,tanh),dense(1,sigm
 pid=$!
 # kill it as soon as some runs are finished and others are not
 i=0
-while [ "$i" -lt 200 ] && [ "$(ls "$T/part/.runs" 2>/dev/null | grep -c '\.run$')" -lt 2 ]; do
+records() { n=$(grep -c '^end ' "$T/part/.runs" 2>/dev/null); echo "${n:-0}"; }
+while [ "$i" -lt 200 ] && [ "$(records)" -lt 2 ]; do
     sleep 0.05
     i=$((i + 1))
 done
 kill -9 "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
-done_before=$(ls "$T/part/.runs" 2>/dev/null | grep -c '\.run$')
+done_before=$(records)
 # killed before the end: no table was written, complete or otherwise
 partial=$(ls "$T/part" | grep -c 'csv\|html\|svg')
-# take away some finished runs too, as if it had been stopped earlier
-ls "$T/part/.runs"/*.run 2>/dev/null | head -3 | xargs rm -f
+# and cut the journal in the middle of a record, as a kill during a write would
+size=$(wc -c <"$T/part/.runs")
+head -c $((size - 40)) "$T/part/.runs" >"$T/journal" && cat "$T/journal" >"$T/part/.runs"
 "$D" sweep $RS --vary learning_rate=0.001,0.01 --out "$T/part" >/dev/null 2>&1
 same=1
 for f in runs.csv history.csv summary.csv; do cmp -s "$T/full/$f" "$T/part/$f" || same=0; done

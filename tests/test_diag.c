@@ -206,11 +206,12 @@ static void test_saturation_bounds(void)
 typedef struct {
     ds_dataset *probe;
     int epochs_seen;
-    int identical[2];  /* layer 0, after every epoch (all must hold) */
-    double max_gap;    /* over epochs */
-    double weight_norm;/* layer 0 at the last epoch */
-    float *before;     /* previous epoch's parameters */
-    double ratio;      /* layer 0 update ratio at the last epoch */
+    int identical[2];     /* layer 0 identical: [0] after every epoch, [1] after any epoch */
+    double max_gap;       /* layer 0, largest over epochs */
+    double weight_norm;   /* layer 0, at the last epoch */
+    float *before;        /* the previous epoch's parameters */
+    double ratio;         /* layer 0 update ratio, at the last epoch */
+    double grad_norm[2];  /* both layers, at the last epoch */
     ds_status status;
 } sym_log;
 
@@ -228,6 +229,8 @@ static int log_symmetry(ds_model *m, int epoch, const ds_history *h, void *user)
     if (d[0].max_unit_gap > s->max_gap || isnan(d[0].max_unit_gap)) s->max_gap = d[0].max_unit_gap;
     s->weight_norm = d[0].weight_norm;
     s->ratio = d[0].update_ratio;
+    s->grad_norm[0] = d[0].grad_norm;
+    s->grad_norm[1] = d[1].grad_norm;
     memcpy(s->before, ds_model_params(m), sizeof(float) * ds_model_n_params(m));
     s->epochs_seen++;
     return 0;
@@ -284,6 +287,7 @@ static void test_zeros_symmetry(void)
     CHECK(s.max_gap == 0.0, "sigmoid, zeros: max gap %.9g", s.max_gap);
     CHECK(s.weight_norm > 0.1, "sigmoid, zeros: the kernel moved (norm %.9g)", s.weight_norm);
     CHECK(s.ratio > 0.0 && isfinite(s.ratio), "update ratio %.9g", s.ratio);
+    CHECK(s.grad_norm[0] > 0.0, "sigmoid, zeros: gradient %.9g", s.grad_norm[0]);
 
     /* tanh: tanh(0) = 0 blocks every kernel gradient, the units never move */
     s = train_banknotes(&t, DS_ACT_TANH, DS_INIT_ZEROS, DS_INIT_ZEROS);
@@ -291,6 +295,8 @@ static void test_zeros_symmetry(void)
     CHECK(s.identical[0] == 1 && s.max_gap == 0.0, "tanh, zeros: identical, gap %.9g",
           s.max_gap);
     CHECK(s.weight_norm == 0.0, "tanh, zeros: kernel norm %.9g", s.weight_norm);
+    CHECK(s.grad_norm[0] == 0.0 && s.grad_norm[1] == 0.0, "tanh, zeros: gradients %.9g %.9g",
+          s.grad_norm[0], s.grad_norm[1]);
     CHECK(isnan(s.ratio), "update ratio from a zero kernel is NaN: %.9g", s.ratio);
 
     /* glorot_uniform: never identical */

@@ -594,6 +594,70 @@ ds_status ds_model_evaluate(ds_model *m, const ds_dataset *data, int batch_size,
 const char *ds_model_metric_name(const ds_model *m, int i);
 int ds_model_n_metrics(const ds_model *m);
 
+/* ------------------------------------------------------------------------------------ */
+/* Diagnostics: looking inside a layer (docs/DIAGNOSTICS.md)
+ *
+ * Per layer, on a fixed labelled probe set: norms of the kernel, bias and kernel
+ * gradient, the update-to-weight ratio since a snapshot, the mean and standard deviation
+ * of the layer's outputs, the fraction of saturated units (sigmoid, tanh, softsign,
+ * hard_sigmoid), the fraction of dead units (relu) and whether the units of a layer are
+ * still exact copies of each other (the symmetry zeros initialization never breaks).
+ *
+ * Saturation bounds: a pre-activation z counts as saturated where the activation's
+ * derivative has fallen below about 7% of its peak:
+ *   sigmoid       |z| > 4   sigmoid'(4) = 0.0177 (peak 0.25)
+ *   tanh          |z| > 2   1 - tanh(2)^2 = 0.0707 (peak 1)
+ *   softsign      |z| > 3   1 / (1 + 3)^2 = 0.0625 (peak 1)
+ *   hard_sigmoid  where it is flat (derivative exactly 0): |z| >= 2.5 with tf.keras 2.x,
+ *                 |z| >= 3 with Keras 3 (the model's Keras version decides). */
+
+#define DS_DIAG_SIGMOID_BOUND 4.0f
+#define DS_DIAG_TANH_BOUND 2.0f
+#define DS_DIAG_SOFTSIGN_BOUND 3.0f
+
+/* Diagnostics of one layer. "NaN" means "does not apply to this layer". Norms are
+ * Frobenius norms (square root of the sum of squares), accumulated in double. */
+typedef struct {
+    double weight_norm;  /* ||kernel||; NaN for layers without weights (dropout) */
+    double bias_norm;    /* ||bias||; NaN without a bias (use_bias 0, dropout) */
+    double grad_norm;    /* ||d mean loss / d kernel|| over the probe rows; NaN: no kernel */
+    double update_ratio; /* ||kernel - kernel_before|| / ||kernel_before||; NaN when
+                            params_before is NULL, its kernel norm is 0, or no kernel */
+    double act_mean;     /* mean of the layer's outputs over all (row, unit) pairs */
+    double act_std;      /* their standard deviation (population: divided by the count) */
+    double saturated;    /* sigmoid, tanh, softsign, hard_sigmoid: fraction of (row, unit)
+                            pre-activations beyond the bound above; NaN otherwise */
+    double dead;         /* relu: fraction of units whose output is 0 on every probe row;
+                            NaN otherwise (leaky_relu, elu, ... cannot die) */
+    int identical_units; /* 1 when the dense layer has >= 2 units and every unit has
+                            exactly the same incoming weights and bias as unit 0; else 0 */
+    double max_unit_gap; /* max over units j and inputs i of |w_ij - w_i0|, the bias
+                            counted as one more input: 0 exactly when identical_units;
+                            NaN for layers with fewer than 2 units or no weights */
+} ds_layer_diag;
+
+/* Diagnostics of every layer of the compiled model m on the probe rows.
+ *   probe          labelled data set, checked as fit checks training data (feature and
+ *                  target widths: DS_ERR_SHAPE; sparse class indices: DS_ERR_ARG)
+ *   max_rows       use at most the first max_rows rows of probe; 0 = all rows
+ *   params_before  a snapshot of ds_model_n_params(m) parameters taken earlier (e.g. at
+ *                  the previous epoch's end), for update_ratio; may be NULL
+ *   out            ds_model_n_layers(m) entries, written in layer order
+ * Runs the forward pass in inference mode (dropout off: a dropout layer's entry has only
+ * act_mean and act_std, the other values NaN) and one backward pass. Side effects: the
+ * gradient arena is zeroed and left holding the gradient of the mean loss over the probe
+ * rows (the gradient ds_model_train_batch_grad would give for all of them at once,
+ * without dropout), so do not call it between computing gradients and applying them;
+ * parameters and optimizer state are untouched, and fit calling it from on_epoch_end
+ * trains exactly as without it. Rows are processed in chunks of at most 256 rows (or
+ * the model's current batch capacity), which may grow the model's work buffers as
+ * ds_model_predict does; otherwise it allocates only a small scratch, freed on return.
+ * Errors: DS_ERR_ARG (NULL m, probe or out; max_rows < 0; probe without rows),
+ * DS_ERR_STATE (model not compiled), DS_ERR_SHAPE, DS_ERR_NOMEM. */
+ds_status ds_model_diagnostics(ds_model *m, const ds_dataset *probe, int max_rows,
+                               const float *params_before, ds_layer_diag *out,
+                               ds_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -88,6 +88,12 @@ static ds_status check_data(const ds_model *m, const ds_dataset *d, const char *
     return DS_OK;
 }
 
+ds_status ds_check_labelled(const ds_model *m, const ds_dataset *d, const char *what,
+                            ds_error *err)
+{
+    return check_data(m, d, what, err);
+}
+
 /* Loss and metrics over n rows in inference mode, in chunks of `batch` rows (the model
  * must have reserved them). values: loss, then each metric. */
 static void eval_rows(ds_model *m, const float *x, const float *y, int n, int batch,

@@ -147,8 +147,24 @@ struct ds_model {
 ds_status ds_model_reserve(ds_model *m, int rows, ds_error *err);
 /* Forward pass over n rows into the work buffers; training turns dropout on. */
 void ds_model_forward(ds_model *m, const float *x, int n, int training, ds_rng *dropout_rng);
+/* For a compiled model that has reserved n rows: a forward pass over n rows in
+ * inference mode (dropout off), then the backward pass of `scale` times the summed loss,
+ * added (+=) into the gradient arena. z[k] and a[k] keep the forward values. With
+ * scale = 1/N for N rows split into chunks of a multiple of DS_SHARD_ROWS, the chunks
+ * together add exactly what one ds_model_train_batch_grad over the N rows adds (when the
+ * model has no active dropout). Returns the summed loss of the n rows. */
+double ds_model_inference_grad(ds_model *m, const float *x, const float *y, int n,
+                               float scale);
 /* Width of the widest layer or input. */
 int ds_model_max_width(const ds_model *m);
+
+/* ---- fit (fit.c) ---- */
+
+/* The checks fit makes of a labelled data set against a compiled model: feature and
+ * target widths (DS_ERR_SHAPE) and, for sparse categorical crossentropy, integer class
+ * indices in range (DS_ERR_ARG). `what` starts the message ("fit", "diagnostics"). */
+ds_status ds_check_labelled(const ds_model *m, const ds_dataset *d, const char *what,
+                            ds_error *err);
 
 /* ---- history (history.c) ---- */
 

@@ -517,6 +517,18 @@ ds_status ds_model_train_batch_grad(ds_model *m, const float *x, const float *y,
     return DS_OK;
 }
 
+double ds_model_inference_grad(ds_model *m, const float *x, const float *y, int n,
+                               float scale)
+{
+    ds_model_forward(m, x, n, 0, NULL);
+    int L = m->n_layers - 1;
+    int logits = m->loss_input != DS_LOSS_FROM_PROBS;
+    double sum = ds_loss_compute(&m->compile.loss, m->loss_input, m->a[L], m->z[L], y, n,
+                                 m->layers[L].n_out, m->d0, scale);
+    model_backward(m, x, n, m->d0, logits);
+    return sum;
+}
+
 ds_status ds_model_apply_gradients(ds_model *m, ds_error *err)
 {
     if (!m->compiled) return ds_fail(err, DS_ERR_STATE, "apply gradients: model not compiled");

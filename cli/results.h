@@ -12,6 +12,11 @@
 
 #define CLI_MAX_METRICS 16
 
+/* the per-layer diagnostics a sweep records, in this order (see ds_layer_diag) */
+#define CLI_N_DIAG 7
+static const char *const cli_diag_names[CLI_N_DIAG] = {
+    "weight_norm", "grad_norm", "update_ratio", "act_mean", "act_std", "saturated", "dead"};
+
 typedef struct {
     /* the grid: n_vary varied settings; config c has value values[c * n_vary + v] */
     int n_configs;
@@ -42,6 +47,31 @@ typedef struct {
     int *epochs_to_target;
     double target_accuracy;
     char *target_metric;            /* the accuracy series used, e.g. "val_accuracy" */
+
+    /* per-layer diagnostics (--diagnostics), or n_diag_layers 0: layer l of run i,
+     * quantity q (cli_diag_names), epoch e:
+     * diag[((i * n_diag_layers + l) * CLI_N_DIAG + q) * n_epochs + e]; NaN where a layer
+     * does not exist in that configuration or the quantity does not apply */
+    int n_diag_layers;     /* the most layers of any configuration */
+    double *diag;
+    char **diag_layer_names; /* (n_configs * n_diag_layers) e.g. "dense_1 (relu)"; NULL
+                                where the configuration has fewer layers */
+    char **stall_reasons;  /* (n_runs) what the diagnostics showed when the run stalled
+                              ("all relu units dead in dense", ...), or NULL */
+
+    /* recorded layer outputs (--record-layer), or record_layer -1: for repeat 0 of each
+     * configuration, after every epoch, the outputs of layer record_layer on the probe
+     * rows, projected to 2 dimensions (the layer's 2 units, or its first two principal
+     * components, fitted on the last epoch): rec[((c * n_epochs + e) * n_probe + p) * 2 + k]
+     * with NaN for epochs a run did not reach */
+    int record_layer;
+    int n_probe;
+    int record_pca;        /* 1 when the projection is PCA (the layer is wider than 2) */
+    double *rec;
+    int *probe_labels;     /* (n_probe) class index of each probe row, -1 for regression */
+    char **class_names;    /* (n_classes) */
+    int n_classes;
+    double *rec_accuracy;  /* (n_configs * n_epochs) the probe accuracy after each epoch */
 
     /* provenance for the outputs' headers */
     char *command;    /* the exact command line */

@@ -175,7 +175,7 @@ int cmd_train(int argc, char **argv)
         x.prep = d.prep;
         x.settings = &a.settings;
         x.keep = &trained;
-        s = cli_run(&c, &d, c.seed, on_epoch, on_batch, &lg, &x, &res, &err);
+        s = cli_run(&c, &d, c.seed, on_epoch, on_batch, &lg, &x, 0, &res, &err);
         if (!s && c.save[0]) {
             const ds_history *h = res.history;
             int done = ds_history_epochs(h) ? ds_history_epoch(h, ds_history_epochs(h) - 1) + 1

@@ -197,7 +197,153 @@ typedef struct {
     void *user;
     cli_train_extras *x;
     double ck_best;
+    const ds_dataset *probe;
+    int epochs;          /* epochs the arrays hold */
+    float *before;       /* parameters at the previous epoch's end, for update ratios */
+    ds_layer_diag *ld;   /* (n_layers) scratch */
+    cli_run_result *res;
+    int record;          /* layer whose outputs are recorded, or -1 */
 } run_state;
+
+const ds_dataset *cli_probe(const cli_rundata *d) { return d->test ? d->test : d->train; }
+
+int cli_find_layer(const ds_model *m, const char *spec)
+{
+    char *end;
+    long k = strtol(spec, &end, 10);
+    if (*spec && !*end) return (k >= 0 && k < ds_model_n_layers(m)) ? (int)k : -1;
+    for (int i = 0; i < ds_model_n_layers(m); i++)
+        if (strcmp(ds_model_layer_name(m, i), spec) == 0) return i;
+    return -1;
+}
+
+/* Names what the diagnostics show at a stall, most specific first. */
+static void stall_reason(const ds_model *m, const ds_layer_diag *ld, char *buf, size_t n)
+{
+    int L = ds_model_n_layers(m);
+    double gmax = 0;
+    for (int k = 0; k < L; k++)
+        if (ld[k].grad_norm > gmax) gmax = ld[k].grad_norm;
+    for (int k = 0; k < L; k++)
+        if (k < L - 1 && ld[k].dead == 1.0) {
+            snprintf(buf, n, "all relu units dead in %s", ds_model_layer_name(m, k));
+            return;
+        }
+    for (int k = 0; k < L - 1; k++)
+        if (ds_model_layer_units(m, k) > 1 && ld[k].identical_units) {
+            snprintf(buf, n, "identical units in %s (symmetry never broken)",
+                     ds_model_layer_name(m, k));
+            return;
+        }
+    for (int k = 0; k < L; k++)
+        if (ld[k].saturated > 0.9) {
+            snprintf(buf, n, "saturated %s in %s", k == L - 1 ? "output" : "units",
+                     ds_model_layer_name(m, k));
+            return;
+        }
+    if (gmax == 0) {
+        snprintf(buf, n, "zero gradient everywhere");
+        return;
+    }
+    for (int k = 0; k < L; k++)
+        if (ds_model_layer_kind(m, k) == DS_LAYER_DENSE && ld[k].grad_norm < 1e-4 * gmax) {
+            snprintf(buf, n, "vanishing gradient in %s (%.1e of the largest)",
+                     ds_model_layer_name(m, k), ld[k].grad_norm / gmax);
+            return;
+        }
+    snprintf(buf, n, "no diagnostic fired (a plateau)");
+}
+
+static void record_epoch(run_state *st, ds_model *m, int epoch)
+{
+    cli_run_result *res = st->res;
+    if (epoch < 0 || epoch >= st->epochs) return;
+    if (res->diag) {
+        if (ds_model_diagnostics(m, st->probe, CLI_PROBE_ROWS, st->before, st->ld, NULL) == DS_OK)
+            for (int l = 0; l < res->n_layers; l++) {
+                const ds_layer_diag *q = &st->ld[l];
+                double v[CLI_N_DIAG] = {q->weight_norm, q->grad_norm, q->update_ratio, q->act_mean,
+                                        q->act_std, q->saturated, q->dead};
+                for (int k = 0; k < CLI_N_DIAG; k++)
+                    res->diag[((size_t)l * CLI_N_DIAG + k) * st->epochs + epoch] = v[k];
+            }
+        memcpy(st->before, ds_model_params_const(m), sizeof(float) * ds_model_n_params(m));
+    }
+    if (res->rec) {
+        float *out = res->rec + (size_t)epoch * res->n_probe * res->rec_width;
+        double v[8];
+        ds_model_layer_outputs(m, st->record, ds_dataset_x(st->probe), res->n_probe, out, NULL);
+        ds_dataset *head = NULL;
+        int *idx = malloc(sizeof(int) * (size_t)res->n_probe);
+        for (int i = 0; idx && i < res->n_probe; i++) idx[i] = i;
+        if (idx && ds_dataset_subset(&head, st->probe, idx, res->n_probe, NULL) == DS_OK &&
+            ds_model_evaluate(m, head, 256, v, NULL) == DS_OK && ds_model_n_metrics(m) > 0)
+            res->rec_acc[epoch] = v[1];
+        ds_dataset_free(head);
+        free(idx);
+    }
+}
+
+/* Sets up the recording arrays of an attempt; NaN until an epoch fills them. */
+static ds_status start_recording(run_state *st, ds_model *m, int record, ds_error *err)
+{
+    cli_run_result *res = st->res;
+    const cli_config *c = st->c;
+    st->epochs = c->fit.epochs;
+    int L = ds_model_n_layers(m);
+    res->n_layers = L;
+    res->n_epochs = st->epochs;
+    res->layer_names = malloc(sizeof *res->layer_names * (size_t)L);
+    st->ld = malloc(sizeof *st->ld * (size_t)L);
+    st->before = malloc(sizeof(float) * (ds_model_n_params(m) + 1));
+    if (!res->layer_names || !st->ld || !st->before)
+        return cli_fail_status(err, DS_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < L; k++) {
+        const ds_dense_config *dc = ds_model_layer_dense(m, k);
+        snprintf(res->layer_names[k], sizeof res->layer_names[k], "%s (%s)",
+                 ds_model_layer_name(m, k), dc ? ds_act_kind_name(dc->activation.kind) : "dropout");
+    }
+    memcpy(st->before, ds_model_params_const(m), sizeof(float) * ds_model_n_params(m));
+    if (c->diagnostics) {
+        size_t n = (size_t)L * CLI_N_DIAG * (size_t)st->epochs;
+        res->diag = malloc(sizeof(double) * (n + 1));
+        if (!res->diag) return cli_fail_status(err, DS_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++) res->diag[i] = (double)NAN;
+    }
+    st->record = -1;
+    if (record && c->record_layer[0]) {
+        st->record = cli_find_layer(m, c->record_layer);
+        if (st->record < 0)
+            return cli_fail(err, "option --record-layer: no layer '%s' (0 to %d, or a name such "
+                            "as %s)", c->record_layer, L - 1, ds_model_layer_name(m, 0));
+        res->n_probe = ds_dataset_rows(st->probe) < CLI_PROBE_ROWS ? ds_dataset_rows(st->probe)
+                                                                   : CLI_PROBE_ROWS;
+        res->rec_width = ds_model_layer_units(m, st->record);
+        size_t n = (size_t)st->epochs * res->n_probe * res->rec_width;
+        res->rec = malloc(sizeof(float) * (n + 1));
+        res->rec_acc = malloc(sizeof(double) * ((size_t)st->epochs + 1));
+        if (!res->rec || !res->rec_acc) return cli_fail_status(err, DS_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++) res->rec[i] = NAN;
+        for (int e = 0; e < st->epochs; e++) res->rec_acc[e] = (double)NAN;
+    }
+    return DS_OK;
+}
+
+static void drop_recording(run_state *st, cli_run_result *res)
+{
+    free(st->before);
+    free(st->ld);
+    st->before = NULL;
+    st->ld = NULL;
+    free(res->layer_names);
+    free(res->diag);
+    free(res->rec);
+    free(res->rec_acc);
+    res->layer_names = NULL;
+    res->diag = NULL;
+    res->rec = NULL;
+    res->rec_acc = NULL;
+}
 
 /* the checkpoint callback (Keras's ModelCheckpoint): save every epoch, or only when the
  * monitored value is strictly better than the best so far */
@@ -228,6 +374,7 @@ static int on_epoch_end(ds_model *m, int epoch, const ds_history *h, void *user)
     run_state *st = user;
     if (st->on_epoch) st->on_epoch(st->user, epoch, st->c->fit.epochs, h);
     if (st->x && st->x->checkpoint && checkpoint(st, m, epoch, h)) return 1;
+    record_epoch(st, m, epoch);
     const double *v = ds_history_series(h, st->c->stall_monitor);
     if (!v) return 0;
     double cur = v[ds_history_epochs(h) - 1];
@@ -236,6 +383,9 @@ static int on_epoch_end(ds_model *m, int epoch, const ds_history *h, void *user)
         st->wait = 0;
     } else if (++st->wait >= st->c->stall_patience && !st->stalled) {
         st->stalled = 1;
+        /* what the model looks like now: the reason reported with the stall */
+        if (ds_model_diagnostics(m, st->probe, CLI_PROBE_ROWS, NULL, st->ld, NULL) == DS_OK)
+            stall_reason(m, st->ld, st->res->stall_reason, sizeof st->res->stall_reason);
         return st->can_restart;
     }
     return 0;
@@ -255,11 +405,19 @@ void cli_run_result_free(cli_run_result *res)
     if (!res) return;
     ds_history_free(res->history);
     res->history = NULL;
+    free(res->layer_names);
+    free(res->diag);
+    free(res->rec);
+    free(res->rec_acc);
+    res->layer_names = NULL;
+    res->diag = NULL;
+    res->rec = NULL;
+    res->rec_acc = NULL;
 }
 
 ds_status cli_run(const cli_config *c, const cli_rundata *d, uint64_t seed,
                   cli_epoch_hook on_epoch, cli_batch_hook on_batch, void *user,
-                  cli_train_extras *x, cli_run_result *res, ds_error *err)
+                  cli_train_extras *x, int record, cli_run_result *res, ds_error *err)
 {
     memset(res, 0, sizeof *res);
     ds_status s = DS_OK;
@@ -273,8 +431,24 @@ ds_status cli_run(const cli_config *c, const cli_rundata *d, uint64_t seed,
             if (!x || m != x->resume) ds_model_free(m);
             return s;
         }
-        run_state st = {c,     attempt < c->restarts, (double)INFINITY, 0, 0, on_epoch, on_batch,
-                        user,  x,                     0.0};
+        run_state st;
+        memset(&st, 0, sizeof st);
+        st.c = c;
+        st.can_restart = attempt < c->restarts;
+        st.best = (double)INFINITY;
+        st.on_epoch = on_epoch;
+        st.on_batch = on_batch;
+        st.user = user;
+        st.x = x;
+        st.res = res;
+        st.probe = cli_probe(d);
+        drop_recording(&st, res);
+        res->stall_reason[0] = '\0';
+        if ((s = start_recording(&st, m, record, err))) {
+            drop_recording(&st, res);
+            if (!x || m != x->resume) ds_model_free(m);
+            return s;
+        }
         st.ck_best = x && x->monitor && strstr(x->monitor, "acc") ? -(double)INFINITY
                                                                   : (double)INFINITY;
         ds_fit_options fo = c->fit;
@@ -284,6 +458,8 @@ ds_status cli_run(const cli_config *c, const cli_rundata *d, uint64_t seed,
         fo.user = &st;
         ds_error fe = {0};
         s = ds_model_fit(m, d->train, &fo, res->history, &fe);
+        free(st.before);
+        free(st.ld);
         res->seed_used = sd;
         res->restarts = attempt;
         res->stalled = st.stalled;

@@ -38,6 +38,17 @@ typedef struct {
     uint64_t seed_used;
     int restarts, stalled, diverged;
     char message[DS_ERROR_MESSAGE_SIZE]; /* the divergence message, if any */
+    char stall_reason[160];              /* what the diagnostics showed at the stall */
+
+    /* --diagnostics: diag[(l * CLI_N_DIAG + q) * n_epochs + e] for the final attempt */
+    int n_layers, n_epochs;
+    char (*layer_names)[48]; /* (n_layers) "dense_1 (relu)" */
+    double *diag;
+    /* --record-layer (when the run records): outputs of that layer on the probe rows after
+     * every epoch, rec[(e * n_probe + p) * rec_width + u], and the probe accuracy */
+    int n_probe, rec_width;
+    float *rec;
+    double *rec_acc; /* (n_epochs) */
 } cli_run_result;
 
 /* Called after each epoch of each attempt (for progress), may be NULL. */
@@ -60,13 +71,21 @@ typedef struct {
     ds_error error;
 } cli_train_extras;
 
-/* Trains configuration c on d from `seed`, re-initializing a stalled run with the next
+/* Trains configuration c on d from `seed` (recording layer outputs when `record` and
+ * c->record_layer is set), re-initializing a stalled run with the next
  * seed of its stream up to c->restarts times (attempt a > 0 uses
  * ds_seed_mix(seed, a)), evaluates the test set, and fills *res. Divergence is a result
  * (res->diverged), not an error. */
 ds_status cli_run(const cli_config *c, const cli_rundata *d, uint64_t seed,
                   cli_epoch_hook on_epoch, cli_batch_hook on_batch, void *user,
-                  cli_train_extras *x, cli_run_result *res, ds_error *err);
+                  cli_train_extras *x, int record, cli_run_result *res, ds_error *err);
+/* The probe rows diagnostics and recorded outputs use: the test rows, else the training
+ * rows; at most CLI_PROBE_ROWS of them. */
+#define CLI_PROBE_ROWS 512
+const ds_dataset *cli_probe(const cli_rundata *d);
+/* Index of the layer named by `spec` (an index, 0 = the first layer, or a name such as
+ * "dense_1") in m, or -1. */
+int cli_find_layer(const ds_model *m, const char *spec);
 void cli_run_result_free(cli_run_result *res);
 
 #endif

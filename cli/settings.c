@@ -73,6 +73,11 @@ static const setting table[] = {
       K_ES),
     S("reduce_lr", CLI_SEC_FIT, "", "SPEC",
       "reduce the learning rate on a plateau, e.g. \"factor=0.5, patience=2\"", 1, K_RLR),
+    S("diagnostics", CLI_SEC_FIT, "false", "BOOL",
+      "record per-layer diagnostics every epoch (norms, saturation, dead units)", 0, K_BOOL),
+    S("record_layer", CLI_SEC_FIT, "", "LAYER",
+      "sweep: record this layer's outputs on the probe rows every epoch (index or name)", 0,
+      K_TEXT),
     S("save", CLI_SEC_FIT, "", "FILE",
       "train: save the trained model (safetensors, with optimizer state)", 0, K_PATH),
     S("resume", CLI_SEC_FIT, "", "FILE",
@@ -623,6 +628,8 @@ ds_status cli_config_from_settings(const cli_settings *s, cli_config *c, ds_erro
     if (*V("reduce_lr") && parse_callback(V("reduce_lr"), 0, NULL, &c->fit.reduce_lr, err))
         return DS_ERR_ARG;
     parse_u64(V("seed"), &c->seed);
+    parse_bool(V("diagnostics"), &c->diagnostics);
+    snprintf(c->record_layer, sizeof c->record_layer, "%s", V("record_layer"));
     snprintf(c->save, sizeof c->save, "%s", V("save"));
     snprintf(c->resume, sizeof c->resume, "%s", V("resume"));
     snprintf(c->checkpoint, sizeof c->checkpoint, "%s", V("checkpoint"));

@@ -98,6 +98,8 @@ typedef struct {
     char save[CLI_PATH_MAX], resume[CLI_PATH_MAX], checkpoint[CLI_PATH_MAX];
     char checkpoint_monitor[32];
     int save_best_only;
+    int diagnostics;
+    char record_layer[64];
     /* sweep */
     int repeats, unpaired, restarts, stall_patience, jobs;
     double stall_min_delta, target_accuracy;

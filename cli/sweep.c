@@ -140,7 +140,77 @@ static void format_run(cli_buf *b, uint64_t key, const cli_run_result *res)
             cli_buf_printf(b, " %.17g", ds_history_get(h, r, c));
         cli_buf_printf(b, "\n");
     }
+    /* the stall reason (one line), then diagnostics and recorded outputs when present */
+    cli_buf_printf(b, "reason %s\n", res->stall_reason[0] ? res->stall_reason : "-");
+    cli_buf_printf(b, "layers %d epochs %d diag %d\n", res->diag || res->rec ? res->n_layers : 0,
+                   res->n_epochs, res->diag != NULL);
+    for (int l = 0; (res->diag || res->rec) && l < res->n_layers; l++)
+        cli_buf_printf(b, "%s\n", res->layer_names[l]);
+    if (res->diag)
+        for (size_t i = 0; i < (size_t)res->n_layers * CLI_N_DIAG * res->n_epochs; i++)
+            cli_buf_printf(b, "%.17g\n", res->diag[i]);
+    cli_buf_printf(b, "rec %d %d\n", res->rec ? res->n_probe : 0, res->rec ? res->rec_width : 0);
+    if (res->rec) {
+        for (size_t i = 0; i < (size_t)res->n_epochs * res->n_probe * res->rec_width; i++)
+            cli_buf_printf(b, "%.9g\n", (double)res->rec[i]);
+        for (int e = 0; e < res->n_epochs; e++) cli_buf_printf(b, "%.17g\n", res->rec_acc[e]);
+    }
     cli_buf_printf(b, "end %016" PRIx64 "\n", key);
+}
+
+/* the tail format_run writes after the history */
+static int parse_tail(FILE *f, cli_run_result *res)
+{
+    char line[256];
+    int has_diag, L, E, P, W;
+    if (fscanf(f, " reason ") != 0 || !fgets(line, sizeof line, f)) return -1;
+    line[strcspn(line, "\n")] = '\0';
+    if (strcmp(line, "-") != 0) snprintf(res->stall_reason, sizeof res->stall_reason, "%.159s", line);
+    if (fscanf(f, " layers %d epochs %d diag %d", &L, &E, &has_diag) != 3 || L < 0 || L > 4096 ||
+        E < 0 || E > 1000000)
+        return -1;
+    res->n_layers = L;
+    res->n_epochs = E;
+    if (L) {
+        res->layer_names = calloc((size_t)L, sizeof *res->layer_names);
+        if (!res->layer_names) return -1;
+        if (fscanf(f, " ") != 0) return -1;
+        for (int l = 0; l < L; l++) {
+            if (!fgets(res->layer_names[l], sizeof res->layer_names[l], f)) return -1;
+            res->layer_names[l][strcspn(res->layer_names[l], "\n")] = '\0';
+        }
+    }
+    if (has_diag) {
+        size_t n = (size_t)L * CLI_N_DIAG * (size_t)E;
+        res->diag = malloc(sizeof(double) * (n + 1));
+        if (!res->diag) return -1;
+        for (size_t i = 0; i < n; i++) {
+            char t[64];
+            if (fscanf(f, "%63s", t) != 1) return -1;
+            res->diag[i] = strtod(t, NULL);
+        }
+    }
+    if (fscanf(f, " rec %d %d", &P, &W) != 2 || P < 0 || W < 0 || (size_t)P * W > (1u << 26))
+        return -1;
+    if (P && W) {
+        size_t n = (size_t)E * P * W;
+        res->n_probe = P;
+        res->rec_width = W;
+        res->rec = malloc(sizeof(float) * (n + 1));
+        res->rec_acc = malloc(sizeof(double) * ((size_t)E + 1));
+        if (!res->rec || !res->rec_acc) return -1;
+        for (size_t i = 0; i < n; i++) {
+            char t[64];
+            if (fscanf(f, "%63s", t) != 1) return -1;
+            res->rec[i] = strtof(t, NULL);
+        }
+        for (int e = 0; e < E; e++) {
+            char t[64];
+            if (fscanf(f, "%63s", t) != 1) return -1;
+            res->rec_acc[e] = strtod(t, NULL);
+        }
+    }
+    return 0;
 }
 
 /* Parses one record's body (after "run KEY\n"); nonzero when it is not well formed. */
@@ -179,6 +249,7 @@ static int parse_run(const char *text, size_t len, cli_run_result *res)
         }
         if (ds_history_append(res->history, ep, cols, np, v, NULL)) goto done;
     }
+    if (parse_tail(f, res)) goto done;
     ok = 1;
 done:
     fclose(f);
@@ -339,7 +410,7 @@ static void *worker(void *arg)
         if (p->jr) reused = journal_find(p->jr, key, &p->res[i]) == 0;
         if (!reused)
             s = cli_run(&p->g->configs[c], &p->data[p->data_of[c]], cli_grid_seed(p->g, c, r),
-                        NULL, NULL, NULL, NULL, &p->res[i], &e);
+                        NULL, NULL, NULL, NULL, r == 0, &p->res[i], &e);
         pthread_mutex_lock(&p->lock);
         if (!s && !reused && p->jr) s = journal_append(p->jr, key, &p->res[i], p->o->cache, &e);
         if (s && !p->failed) {
@@ -407,6 +478,19 @@ void cli_results_free(cli_results *r)
     free(r->diverged);
     free(r->epochs_to_target);
     free(r->target_metric);
+    if (r->diag_layer_names)
+        for (int i = 0; i < r->n_configs * r->n_diag_layers; i++) free(r->diag_layer_names[i]);
+    free(r->diag_layer_names);
+    free(r->diag);
+    if (r->stall_reasons)
+        for (int i = 0; i < r->n_configs * r->n_repeats; i++) free(r->stall_reasons[i]);
+    free(r->stall_reasons);
+    free(r->rec);
+    free(r->rec_accuracy);
+    free(r->probe_labels);
+    if (r->class_names)
+        for (int k = 0; k < r->n_classes; k++) free(r->class_names[k]);
+    free(r->class_names);
     free(r->command);
     free(r->experiment);
     free(r->settings);
@@ -420,6 +504,179 @@ static int name_index(char **names, int *n, const char *name, int add)
     if (!add || *n == CLI_MAX_METRICS) return -1;
     names[*n] = cli_strdup(name);
     return (*n)++;
+}
+
+/* The top two principal axes of n points of width w (row-major, double), by power
+ * iteration with deflation from fixed starting vectors: deterministic. Each axis is signed
+ * so that its largest entry is positive. mean receives the points' mean. */
+static void pca2(const double *x, int n, int w, double *mean, double *axes)
+{
+    double *cov = calloc((size_t)w * w, sizeof(double));
+    if (!cov) return;
+    for (int j = 0; j < w; j++) {
+        mean[j] = 0;
+        for (int i = 0; i < n; i++) mean[j] += x[(size_t)i * w + j];
+        mean[j] /= n > 0 ? n : 1;
+    }
+    for (int i = 0; i < n; i++)
+        for (int a = 0; a < w; a++)
+            for (int b = 0; b < w; b++)
+                cov[a * w + b] += (x[(size_t)i * w + a] - mean[a]) * (x[(size_t)i * w + b] - mean[b]);
+    for (int k = 0; k < 2; k++) {
+        double *v = axes + (size_t)k * w;
+        for (int j = 0; j < w; j++) v[j] = 1.0 + 0.01 * j * (k + 1);
+        for (int it = 0; it < 200; it++) {
+            double nv[256], norm = 0;
+            for (int a = 0; a < w && a < 256; a++) {
+                nv[a] = 0;
+                for (int b = 0; b < w; b++) nv[a] += cov[a * w + b] * v[b];
+            }
+            if (k == 1) { /* deflate: remove the first axis */
+                double d = 0;
+                for (int a = 0; a < w; a++) d += nv[a] * axes[a];
+                for (int a = 0; a < w; a++) nv[a] -= d * axes[a];
+            }
+            for (int a = 0; a < w; a++) norm += nv[a] * nv[a];
+            norm = sqrt(norm);
+            if (norm == 0) break;
+            for (int a = 0; a < w; a++) v[a] = nv[a] / norm;
+        }
+        int big = 0;
+        for (int a = 1; a < w; a++)
+            if (fabs(v[a]) > fabs(v[big])) big = a;
+        if (v[big] < 0)
+            for (int a = 0; a < w; a++) v[a] = -v[a];
+    }
+    free(cov);
+}
+
+/* class index of a row's target: argmax of one-hot, the index itself, or 0/1 */
+static int target_class(const float *y, int ny)
+{
+    if (ny == 1) return (int)y[0];
+    int best = 0;
+    for (int k = 1; k < ny; k++)
+        if (y[k] > y[best]) best = k;
+    return best;
+}
+
+static ds_status gather_inside(const cli_grid *g, cli_run_result *res, const cli_rundata *data,
+                               const int *data_of, cli_results *r, ds_error *err)
+{
+    int nr = g->n_configs * g->repeats;
+    int E = r->n_epochs;
+    /* diagnostics */
+    int L = 0;
+    for (int i = 0; i < nr; i++)
+        if (res[i].diag && res[i].n_layers > L) L = res[i].n_layers;
+    r->n_diag_layers = L;
+    if (L) {
+        size_t n = (size_t)nr * L * CLI_N_DIAG * E;
+        r->diag = malloc(sizeof(double) * n);
+        r->diag_layer_names = calloc((size_t)g->n_configs * L, sizeof(char *));
+        if (!r->diag || !r->diag_layer_names) return cli_fail_status(err, DS_ERR_NOMEM, "out of memory");
+        for (size_t k = 0; k < n; k++) r->diag[k] = (double)NAN;
+        for (int i = 0; i < nr; i++) {
+            const cli_run_result *x = &res[i];
+            int c = i / g->repeats;
+            for (int l = 0; x->diag && l < x->n_layers; l++) {
+                if (!r->diag_layer_names[c * L + l])
+                    r->diag_layer_names[c * L + l] = cli_strdup(x->layer_names[l]);
+                for (int q = 0; q < CLI_N_DIAG; q++)
+                    for (int e = 0; e < x->n_epochs && e < E; e++)
+                        r->diag[(((size_t)i * L + l) * CLI_N_DIAG + q) * E + e] =
+                            x->diag[((size_t)l * CLI_N_DIAG + q) * x->n_epochs + e];
+            }
+        }
+    }
+    /* stall reasons */
+    int any = 0;
+    for (int i = 0; i < nr; i++) any |= res[i].stall_reason[0] != '\0';
+    if (any) {
+        r->stall_reasons = calloc((size_t)nr, sizeof(char *));
+        if (!r->stall_reasons) return cli_fail_status(err, DS_ERR_NOMEM, "out of memory");
+        for (int i = 0; i < nr; i++)
+            if (res[i].stall_reason[0]) r->stall_reasons[i] = cli_strdup(res[i].stall_reason);
+    }
+    /* recorded outputs of repeat 0 of each configuration, in 2 dimensions */
+    r->record_layer = -1;
+    int P = 0;
+    for (int c = 0; c < g->n_configs; c++) {
+        const cli_run_result *x = &res[c * g->repeats];
+        if (x->rec && (P == 0 || x->n_probe < P)) P = x->n_probe;
+    }
+    if (!P) return DS_OK;
+    /* the recorded layer's index: given as a number, or found among the layer names */
+    const char *spec = g->configs[0].record_layer;
+    char *endp;
+    long li = strtol(spec, &endp, 10);
+    r->record_layer = (*spec && !*endp) ? (int)li : 0;
+    for (int l = 0; *endp && l < res[0].n_layers; l++) {
+        size_t ln = strlen(spec);
+        if (strncmp(res[0].layer_names[l], spec, ln) == 0 && res[0].layer_names[l][ln] == ' ')
+            r->record_layer = l;
+    }
+    r->n_probe = P;
+    r->rec = malloc(sizeof(double) * (size_t)g->n_configs * E * P * 2);
+    r->rec_accuracy = malloc(sizeof(double) * (size_t)g->n_configs * E);
+    r->probe_labels = malloc(sizeof(int) * (size_t)P);
+    if (!r->rec || !r->rec_accuracy || !r->probe_labels)
+        return cli_fail_status(err, DS_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < (size_t)g->n_configs * E * P * 2; k++) r->rec[k] = (double)NAN;
+    for (size_t k = 0; k < (size_t)g->n_configs * E; k++) r->rec_accuracy[k] = (double)NAN;
+    const cli_rundata *d0 = &data[data_of[0]];
+    const ds_dataset *probe = cli_probe(d0);
+    const cli_data *pp = d0->prep;
+    for (int p = 0; p < P; p++)
+        r->probe_labels[p] = pp->n_classes ? target_class(ds_dataset_y(probe) + (size_t)p * ds_dataset_n_y(probe),
+                                                          ds_dataset_n_y(probe))
+                                           : -1;
+    r->n_classes = pp->n_classes;
+    if (pp->n_classes) {
+        r->class_names = calloc((size_t)pp->n_classes, sizeof(char *));
+        if (!r->class_names) return cli_fail_status(err, DS_ERR_NOMEM, "out of memory");
+        for (int k = 0; k < pp->n_classes; k++) r->class_names[k] = cli_strdup(pp->label_names[k]);
+    }
+    for (int c = 0; c < g->n_configs; c++) {
+        const cli_run_result *x = &res[c * g->repeats];
+        if (!x->rec) continue;
+        int W = x->rec_width;
+        if (W > 2) r->record_pca = 1;
+        /* the last epoch with values fits the projection */
+        int last = -1;
+        for (int e = 0; e < x->n_epochs; e++)
+            if (!isnan(x->rec[(size_t)e * x->n_probe * W])) last = e;
+        if (last < 0) continue;
+        double *pts = malloc(sizeof(double) * (size_t)P * W);
+        double mean[256] = {0}, axes[512] = {0};
+        if (!pts || W > 256) {
+            free(pts);
+            return cli_fail_status(err, DS_ERR_NOMEM, "cannot project a layer of %d units", W);
+        }
+        for (int p = 0; p < P; p++)
+            for (int u = 0; u < W; u++)
+                pts[(size_t)p * W + u] = x->rec[((size_t)last * x->n_probe + p) * W + u];
+        if (W > 2) pca2(pts, P, W, mean, axes);
+        for (int e = 0; e < x->n_epochs && e < E; e++) {
+            r->rec_accuracy[(size_t)c * E + e] = x->rec_acc[e];
+            for (int p = 0; p < P; p++) {
+                const float *o = x->rec + ((size_t)e * x->n_probe + p) * W;
+                double *dst = r->rec + (((size_t)c * E + e) * P + p) * 2;
+                if (W > 2) {
+                    for (int k = 0; k < 2; k++) {
+                        double v = 0;
+                        for (int u = 0; u < W; u++) v += ((double)o[u] - mean[u]) * axes[k * W + u];
+                        dst[k] = v;
+                    }
+                } else {
+                    dst[0] = (double)o[0];
+                    dst[1] = W > 1 ? (double)o[1] : 0.0;
+                }
+            }
+        }
+        free(pts);
+    }
+    return DS_OK;
 }
 
 static ds_status gather(const cli_grid *g, cli_run_result *res, cli_results *r, ds_error *err)
@@ -497,6 +754,7 @@ static ds_status gather(const cli_grid *g, cli_run_result *res, cli_results *r, 
     }
     r->base_seed = g->base_seed;
     r->paired = g->paired;
+    r->record_layer = -1;
     return DS_OK;
 }
 
@@ -593,6 +851,7 @@ ds_status cli_sweep_run(const cli_grid *g, const cli_sweep_options *o, cli_resul
     }
     journal_close(&jr);
     if (!s) s = gather(g, res, out, err);
+    if (!s) s = gather_inside(g, res, data, data_of, out, err);
     for (int i = 0; res && i < nr; i++) cli_run_result_free(&res[i]);
     free(res);
     for (int i = 0; i < n_data; i++) {
@@ -704,6 +963,24 @@ ds_status cli_write_runs_csv(const cli_results *r, const char *path, ds_error *e
                     fprintf(f, ",%.9g\n", v);
                 }
             (void)prefix;
+            /* per-layer diagnostics: metric "diag/<layer>/<quantity>" */
+            for (int l = 0; r->diag && l < r->n_diag_layers; l++) {
+                const char *ln = r->diag_layer_names[c * r->n_diag_layers + l];
+                if (!ln) continue;
+                int nl = (int)strcspn(ln, " ");
+                for (int q = 0; q < CLI_N_DIAG; q++)
+                    for (int e = 0; e < r->n_epochs; e++) {
+                        double v = r->diag[((i * r->n_diag_layers + l) * CLI_N_DIAG + q) * r->n_epochs + e];
+                        if (isnan(v)) continue;
+                        for (int vv = 0; vv < r->n_vary; vv++) {
+                            csv_field(f, r->values[c * r->n_vary + vv]);
+                            fputc(',', f);
+                        }
+                        csv_field(f, r->labels[c]);
+                        fprintf(f, ",%d,%" PRIu64 ",%d,diag/%.*s/%s,%.9g\n", rep, r->seeds[i], e, nl,
+                                ln, cli_diag_names[q], v);
+                    }
+            }
             for (int t = 0; t < r->n_test; t++) {
                 double v = r->test[i * r->n_test + t];
                 if (isnan(v)) continue;

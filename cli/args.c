@@ -82,7 +82,7 @@ ds_status cli_axis_add_values(cli_args *a, const char *name, const char *list,
     const char *key = cli_setting_def_at(idx)->key;
     char **parts;
     int n;
-    ds_status s = cli_split_list(list, &parts, &n, err);
+    ds_status s = cli_split_axis(list, &parts, &n, err);
     if (s) return s;
     cli_axis *prev = NULL;
     for (int i = 0; i < a->n_axes; i++)
@@ -108,6 +108,8 @@ ds_status cli_axis_add_values(cli_args *a, const char *name, const char *list,
 typedef struct {
     cli_args *a;
     const char *path;
+    char prev_section[64], prev_name[64]; /* the key of the previous line inih passed */
+    cli_buf vary_text;                    /* a [vary] list so far, over its lines */
     char dir[CLI_PATH_MAX];
     ds_error *err;
     ds_status status;
@@ -148,12 +150,18 @@ static int on_ini_line(void *user, const char *section, const char *name, const 
     ini_ctx *ctx = user;
     if (ctx->status) return 0;
     int lineno = find_line(ctx->a->experiment_text, section, name);
+    /* inih passes an indented continuation line as another value of the same key */
+    int continued = strcmp(section, ctx->prev_section) == 0 && strcmp(name, ctx->prev_name) == 0;
+    snprintf(ctx->prev_section, sizeof ctx->prev_section, "%s", section);
+    snprintf(ctx->prev_name, sizeof ctx->prev_name, "%s", name);
     char origin[CLI_PATH_MAX + 32];
     snprintf(origin, sizeof origin, "%s:%d", ctx->path, lineno);
     if (strcmp(section, "vary") == 0) {
-        /* inih passes each indented continuation line as another value of the same key:
-         * a long list may go on over several lines */
-        ctx->status = cli_axis_add_values(ctx->a, name, value, origin, 1, ctx->err);
+        /* a long list may go on over indented lines: split the whole text, not each line */
+        if (!continued) ctx->vary_text.len = 0;
+        cli_buf_printf(&ctx->vary_text, "%s%s", continued ? " " : "", value);
+        if (ctx->vary_text.oom) ctx->status = cli_fail_status(ctx->err, DS_ERR_NOMEM, "out of memory");
+        else ctx->status = cli_axis_add_values(ctx->a, name, ctx->vary_text.s, origin, 0, ctx->err);
         return ctx->status == DS_OK;
     }
     int idx = cli_setting_find(name);
@@ -167,7 +175,12 @@ static int on_ini_line(void *user, const char *section, const char *name, const 
         return 0;
     }
     char buf[CLI_PATH_MAX * 2];
-    if (is_path_key(name) && value[0] && value[0] != '/' && ctx->dir[0]) {
+    const char *before = cli_settings_get(&ctx->a->settings, name);
+    if (continued && before) {
+        /* the value goes on: join the lines with a space */
+        snprintf(buf, sizeof buf, "%s %s", before, value);
+        value = buf;
+    } else if (is_path_key(name) && value[0] && value[0] != '/' && ctx->dir[0]) {
         snprintf(buf, sizeof buf, "%s/%s", ctx->dir, value);
         value = buf;
     }
@@ -201,6 +214,7 @@ static ds_status read_experiment(cli_args *a, const char *path, ds_error *err)
     const char *slash = strrchr(path, '/');
     if (slash) snprintf(ctx.dir, sizeof ctx.dir, "%.*s", (int)(slash - path), path);
     int rc = ini_parse_string(a->experiment_text, on_ini_line, &ctx);
+    cli_buf_free(&ctx.vary_text);
     if (ctx.status) return ctx.status;
     if (rc > 0) return cli_fail(err, "%s:%d: malformed line (expected [section] or name = value)", path, rc);
     if (rc < 0) return cli_fail_status(err, DS_ERR_IO, "%s: cannot read", path);

@@ -6,6 +6,7 @@
 #include "atomic.h"
 #include "commands.h"
 #include "modelfile.h"
+#include "run.h"
 #include "table.h"
 #include "util.h"
 
@@ -15,7 +16,7 @@
 #include <string.h>
 
 typedef struct {
-    const char *model, *data, *out;
+    const char *model, *data, *out, *layer;
     int proba, help;
     int batch_size;
 } model_args;
@@ -52,7 +53,7 @@ static ds_status parse(int argc, char **argv, model_args *m, int positional, ds_
             continue;
         }
         if (strcmp(name, "--model") && strcmp(name, "--data") && strcmp(name, "--out") &&
-            strcmp(name, "--batch-size"))
+            strcmp(name, "--batch-size") && strcmp(name, "--layer"))
             return cli_fail(err, "unknown option '%s' (see --help)", name);
         if (eq) v = eq + 1;
         else if (i + 1 < argc) v = argv[++i];
@@ -60,6 +61,7 @@ static ds_status parse(int argc, char **argv, model_args *m, int positional, ds_
         if (strcmp(name, "--model") == 0) m->model = v;
         else if (strcmp(name, "--data") == 0) m->data = v;
         else if (strcmp(name, "--out") == 0) m->out = v;
+        else if (strcmp(name, "--layer") == 0) m->layer = v;
         else {
             char *end;
             long b = strtol(v, &end, 10);
@@ -265,5 +267,83 @@ int cmd_inspect(int argc, char **argv)
     }
     cli_saved_model_free(&sm);
     if (s) fprintf(stderr, "descent inspect: %s\n", err.message);
+    return cli_exit_code(s);
+}
+
+/* features: the outputs of one layer for every row, one column per unit, then the row's
+ * label when the data has the target column */
+int cmd_features(int argc, char **argv)
+{
+    model_args ma;
+    ds_error err = {0};
+    ds_status s = parse(argc, argv, &ma, 0, &err);
+    if (!s && ma.help) {
+        printf("usage: descent features --model FILE --layer K --data FILE [--out FILE]\n\n"
+               "The outputs of layer K (0 = the first layer, as Keras's model.layers, or its\n"
+               "name such as dense_1) for every row of the data, in inference mode, as CSV:\n"
+               "one column per unit, then the row's label when the data has the target.\n"
+               "  --out FILE          write here, atomically [standard output]\n");
+        return 0;
+    }
+    if (!s && !ma.layer) s = cli_fail(&err, "no layer: give --layer K (an index or a name)");
+    cli_saved_model sm = {0};
+    cli_table *t = NULL;
+    float *x = NULL, *y = NULL, *out = NULL;
+    int n = 0, k = -1;
+    if (!s) s = load(&ma, &sm, &t, &err);
+    if (!s && (k = cli_find_layer(sm.model, ma.layer)) < 0)
+        s = cli_fail(&err, "option --layer: no layer '%s' in %s (0 to %d, or a name such as %s)",
+                     ma.layer, ma.model, ds_model_n_layers(sm.model) - 1,
+                     ds_model_layer_name(sm.model, 0));
+    int labelled = !s && cli_table_find(t, sm.prep->target_name) >= 0;
+    if (!s) s = cli_prep_apply(t, sm.prep, &x, labelled ? &y : NULL, &n, &err);
+    int w = s ? 0 : ds_model_layer_units(sm.model, k);
+    if (!s && !(out = malloc(sizeof(float) * ((size_t)n * (size_t)w + 1))))
+        s = cli_fail_status(&err, DS_ERR_NOMEM, "out of memory");
+    if (!s) s = ds_model_layer_outputs(sm.model, k, x, n, out, &err);
+    cli_atomic a = {0};
+    FILE *f = stdout;
+    if (!s && ma.out) {
+        s = cli_atomic_open(&a, ma.out, &err);
+        f = a.f;
+    }
+    if (!s) {
+        const char *name = ds_model_layer_name(sm.model, k);
+        for (int u = 0; u < w; u++) fprintf(f, "%s%s_%d", u ? "," : "", name, u);
+        if (labelled) {
+            fputc(',', f);
+            csv_cell(f, sm.prep->target_name);
+        }
+        fputc('\n', f);
+        int ny = sm.prep->n_targets;
+        for (int r = 0; r < n; r++) {
+            for (int u = 0; u < w; u++)
+                fprintf(f, "%s%.9g", u ? "," : "", (double)out[(size_t)r * w + u]);
+            if (labelled) {
+                fputc(',', f);
+                const float *yr = y + (size_t)r * ny;
+                if (sm.prep->task == CLI_TARGET_REGRESSION) {
+                    fprintf(f, "%.9g", (double)yr[0]);
+                } else {
+                    int c = 0;
+                    if (sm.prep->task == CLI_TARGET_ONEHOT) {
+                        for (int j = 1; j < ny; j++)
+                            if (yr[j] > yr[c]) c = j;
+                    } else {
+                        c = (int)yr[0];
+                    }
+                    csv_cell(f, sm.prep->label_names[c]);
+                }
+            }
+            fputc('\n', f);
+        }
+        if (ma.out) s = cli_atomic_commit(&a, &err);
+    }
+    free(x);
+    free(y);
+    free(out);
+    cli_table_free(t);
+    cli_saved_model_free(&sm);
+    if (s) fprintf(stderr, "descent features: %s\n", err.message);
     return cli_exit_code(s);
 }

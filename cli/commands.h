@@ -11,5 +11,6 @@ int cmd_sweep(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_features(int argc, char **argv);
 
 #endif

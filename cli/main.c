@@ -23,6 +23,7 @@ static void usage(FILE *f)
             "  predict    predict new rows with a saved model\n"
             "  evaluate   loss and metrics of a saved model on labelled rows\n"
             "  inspect    a saved model's layers, training and metadata\n"
+            "  features   a layer's outputs for every row of a data file\n"
             "\n"
             "  descent COMMAND --help   the command's options, with their defaults\n"
             "  descent --version\n"
@@ -54,7 +55,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "predict") == 0) return cmd_predict(argc - 1, argv + 1);
     if (strcmp(cmd, "evaluate") == 0) return cmd_evaluate(argc - 1, argv + 1);
     if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 1, argv + 1);
-    fprintf(stderr, "descent: unknown command '%s' (commands: train, sweep, predict, evaluate, inspect; see descent --help)\n",
+    if (strcmp(cmd, "features") == 0) return cmd_features(argc - 1, argv + 1);
+    fprintf(stderr, "descent: unknown command '%s' (commands: train, sweep, predict, evaluate, inspect, features; see descent --help)\n",
             cmd);
     return 2;
 }

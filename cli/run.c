@@ -211,7 +211,9 @@ int cli_find_layer(const ds_model *m, const char *spec)
 {
     char *end;
     long k = strtol(spec, &end, 10);
-    if (*spec && !*end) return (k >= 0 && k < ds_model_n_layers(m)) ? (int)k : -1;
+    int L = ds_model_n_layers(m);
+    if (k < 0) k += L; /* -1 the output layer, -2 the one before, as Python counts */
+    if (*spec && !*end) return (k >= 0 && k < L) ? (int)k : -1;
     for (int i = 0; i < ds_model_n_layers(m); i++)
         if (strcmp(ds_model_layer_name(m, i), spec) == 0) return i;
     return -1;
@@ -244,6 +246,23 @@ static void stall_reason(const ds_model *m, const ds_layer_diag *ld, char *buf, 
     if (gmax == 0) {
         snprintf(buf, n, "zero gradient everywhere");
         return;
+    }
+    /* the signal's spread from the first to the last hidden layer */
+    int first = -1, lasth = -1;
+    for (int k = 0; k < L - 1; k++)
+        if (ds_model_layer_kind(m, k) == DS_LAYER_DENSE) {
+            if (first < 0) first = k;
+            lasth = k;
+        }
+    if (first >= 0 && lasth > first && ld[first].act_std > 0) {
+        double ratio = ld[lasth].act_std / ld[first].act_std;
+        if (ratio < 1e-3 || ratio > 1e3) {
+            snprintf(buf, n, "signal %s through depth: activation std %.2g in %s, %.2g in %s",
+                     ratio < 1 ? "vanishes" : "explodes", ld[first].act_std,
+                     ds_model_layer_name(m, first), ld[lasth].act_std,
+                     ds_model_layer_name(m, lasth));
+            return;
+        }
     }
     for (int k = 0; k < L; k++)
         if (ds_model_layer_kind(m, k) == DS_LAYER_DENSE && ld[k].grad_norm < 1e-4 * gmax) {

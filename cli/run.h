@@ -83,8 +83,8 @@ ds_status cli_run(const cli_config *c, const cli_rundata *d, uint64_t seed,
  * rows; at most CLI_PROBE_ROWS of them. */
 #define CLI_PROBE_ROWS 512
 const ds_dataset *cli_probe(const cli_rundata *d);
-/* Index of the layer named by `spec` (an index, 0 = the first layer, or a name such as
- * "dense_1") in m, or -1. */
+/* Index of the layer named by `spec` (an index, 0 = the first layer and -1 the last as in
+ * Python, or a name such as "dense_1") in m, or -1. */
 int cli_find_layer(const ds_model *m, const char *spec);
 void cli_run_result_free(cli_run_result *res);
 

@@ -487,6 +487,35 @@ ds_status cli_split_list(const char *text, char ***parts, int *n, ds_error *err)
     return DS_OK;
 }
 
+ds_status cli_split_axis(const char *text, char ***parts, int *n, ds_error *err)
+{
+    int depth = 0, semi = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p == '(' || *p == '[') depth++;
+        else if ((*p == ')' || *p == ']') && depth > 0) depth--;
+        else if (*p == ';' && depth == 0) semi = 1;
+    }
+    if (!semi) return cli_split_list(text, parts, n, err);
+    /* values separated by ';' may hold commas: split there only */
+    char *copy = malloc(strlen(text) + 1);
+    if (!copy) return cli_fail(err, "out of memory");
+    depth = 0;
+    for (size_t i = 0;; i++) {
+        char ch = text[i];
+        if (ch == '(' || ch == '[') depth++;
+        else if ((ch == ')' || ch == ']') && depth > 0) depth--;
+        /* commas become a byte the splitter ignores, then come back */
+        copy[i] = (ch == ',' && depth == 0) ? '\x1f' : ch;
+        if (!ch) break;
+    }
+    ds_status s = cli_split_list(copy, parts, n, err);
+    free(copy);
+    for (int k = 0; !s && k < *n; k++)
+        for (char *q = (*parts)[k]; *q; q++)
+            if (*q == '\x1f') *q = ',';
+    return s;
+}
+
 void cli_free_list(char **parts, int n)
 {
     for (int i = 0; i < n; i++) free(parts[i]);

@@ -118,5 +118,9 @@ ds_status cli_layers_parse(const char *text, cli_layer *layers, int *n, ds_error
  * caller (free each, then the array). */
 ds_status cli_split_list(const char *text, char ***parts, int *n, ds_error *err);
 void cli_free_list(char **parts, int n);
+/* The values of a sweep axis: split like cli_split_list, except that when the text has a
+ * ';' outside parentheses the values are separated by ';' alone, so that they may hold
+ * commas ("dense(2, tanh), dense(1); dense(3, tanh), dense(1)"). */
+ds_status cli_split_axis(const char *text, char ***parts, int *n, ds_error *err);
 
 #endif

@@ -610,7 +610,7 @@ static ds_status gather_inside(const cli_grid *g, cli_run_result *res, const cli
     const char *spec = g->configs[0].record_layer;
     char *endp;
     long li = strtol(spec, &endp, 10);
-    r->record_layer = (*spec && !*endp) ? (int)li : 0;
+    r->record_layer = (*spec && !*endp) ? (int)(li < 0 ? li + res[0].n_layers : li) : 0;
     for (int l = 0; *endp && l < res[0].n_layers; l++) {
         size_t ln = strlen(spec);
         if (strncmp(res[0].layer_names[l], spec, ln) == 0 && res[0].layer_names[l][ln] == ' ')

@@ -189,6 +189,21 @@ int cmd_train(int argc, char **argv)
                 fprintf(stderr, "descent: %s\n", res.message);
                 code = 3;
             }
+            if (res.diag && !a.quiet) {
+                /* the last epoch's per-layer diagnostics (docs/DIAGNOSTICS.md) */
+                int e = ds_history_epochs(res.history) ? ds_history_epoch(res.history,
+                                                        ds_history_epochs(res.history) - 1)
+                                                       : -1;
+                printf("diagnostics after epoch %d:\n%-22s", e + 1, "layer");
+                for (int q = 0; q < CLI_N_DIAG; q++) printf(" %12s", cli_diag_names[q]);
+                printf("\n");
+                for (int l = 0; e >= 0 && l < res.n_layers; l++) {
+                    printf("%-22s", res.layer_names[l]);
+                    for (int q = 0; q < CLI_N_DIAG; q++)
+                        printf(" %12.4g", res.diag[((size_t)l * CLI_N_DIAG + q) * res.n_epochs + e]);
+                    printf("\n");
+                }
+            }
             if (res.n_test) {
                 printf("test");
                 for (int i = 0; i < res.n_test; i++)

@@ -3,7 +3,8 @@
  * and optimizer with bit-identical predictions and state; resuming training from a file
  * equals training without a break; streams stay the caller's; the file layout; a table of
  * damaged files that must each fail with DS_ERR_FORMAT and a telling message; every
- * truncation and random byte damage failing cleanly.
+ * truncation and random byte damage failing cleanly; and examples/load_model.py, an
+ * independent NumPy reader, predicting what ds_model_predict does.
  */
 #include "harness.h"
 #include "../src/internal.h"
@@ -1028,6 +1029,155 @@ static void test_truncations_and_noise(void)
     free(g.p);
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* the NumPy reader */
+
+static const char *find_python(void)
+{
+    return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+}
+
+/* Runs examples/load_model.py on model + csv, reads its output rows (n, w) into out.
+ * Returns the number of rows read, or -1. labels (may be NULL) receives the label column
+ * of row 0.. (n strings of up to 15 chars) when the output has one. */
+static int run_reader(const char *dir, const char *model, const char *csv, int w, float *out,
+                      int n, char (*labels)[16])
+{
+    char cmd[1024], outpath[256];
+    snprintf(outpath, sizeof outpath, "%s/out.csv", dir);
+    snprintf(cmd, sizeof cmd, "%s examples/load_model.py %s %s > %s", find_python(), model, csv,
+             outpath);
+    int rc = system(cmd);
+    CHECK(rc == 0, "%s: exit status %d", cmd, rc);
+    if (rc != 0) return -1;
+    FILE *f = fopen(outpath, "r");
+    if (!f) return -1;
+    char line[4096];
+    int rows = 0;
+    if (!fgets(line, sizeof line, f)) rows = -1; /* header */
+    while (rows >= 0 && rows < n && fgets(line, sizeof line, f)) {
+        char *p = line;
+        for (int j = 0; j < w; j++) {
+            out[rows * w + j] = strtof(p, &p);
+            if (*p == ',') p++;
+        }
+        if (labels) {
+            size_t k = strcspn(p, "\r\n");
+            snprintf(labels[rows], 16, "%.*s", (int)(k < 15 ? k : 15), p);
+        }
+        rows++;
+    }
+    fclose(f);
+    unlink(outpath);
+    return rows;
+}
+
+static void test_python_reader(void)
+{
+    char probe[300];
+    snprintf(probe, sizeof probe, "%s -c 'import json, struct, numpy' 2>/dev/null", find_python());
+    if (system(probe) != 0) {
+        CHECK(0, "%s cannot import numpy: install python3-numpy (scripts/deps.sh test does)",
+              find_python());
+        return;
+    }
+    char dir[] = "/tmp/descent-py-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char model[128], csv[128];
+    snprintf(model, sizeof model, "%s/model.safetensors", dir);
+    snprintf(csv, sizeof csv, "%s/x.csv", dir);
+    enum { N = 25 };
+    /* every activation (and both hard_sigmoid slopes), as a hidden layer and an output
+     * layer, with dropout in between (identity at inference) */
+    for (int kv = 2; kv <= 3; kv++) {
+        for (int k = 0; k < DS_ACT_COUNT; k++) {
+            if (kv == 3 && k != DS_ACT_HARD_SIGMOID) continue;
+            ds_model *m;
+            ds_model_create(&m, 3, NULL);
+            ds_dense_config c = ds_dense_defaults(6);
+            c.activation = ds_activation_defaults((ds_act_kind)k);
+            if (k == DS_ACT_LEAKY_RELU) c.activation.alpha = 0.2f;
+            if (k == DS_ACT_ELU) c.activation.alpha = 0.6f;
+            c.bias_initializer = ds_initializer_defaults(DS_INIT_RANDOM_NORMAL);
+            ds_model_add_dense(m, &c, NULL);
+            ds_model_add_dropout(m, 0.5f, NULL);
+            c.units = 4;
+            c.use_bias = k % 2;
+            ds_model_add_dense(m, &c, NULL);
+            ds_model_set_keras_version(m, (ds_keras_version)kv);
+            ds_model_build(m, 31 + (uint64_t)k, NULL);
+            CHECK_OK(ds_model_save(m, model, NULL, NULL));
+            float *x = random_rows(N, 3, (uint64_t)k, 2.5f), want[N * 4], got[N * 4];
+            CHECK_OK(ds_model_predict(m, x, N, want, NULL));
+            FILE *f = fopen(csv, "w");
+            for (int i = 0; i < N; i++)
+                fprintf(f, "%.9g,%.9g,%.9g\n", (double)x[i * 3], (double)x[i * 3 + 1],
+                        (double)x[i * 3 + 2]);
+            fclose(f);
+            int rows = run_reader(dir, model, csv, 4, got, N, NULL);
+            CHECK(rows == N, "%s: %d rows", ds_act_kind_name(k), rows);
+            int bad = 0;
+            for (int i = 0; i < N * 4 && rows == N; i++)
+                bad += !(fabsf(got[i] - want[i]) <= 1e-6f + 1e-5f * fabsf(want[i]));
+            CHECK(bad == 0, "%s keras %d: %d outputs differ (e.g. %.9g vs %.9g)",
+                  ds_act_kind_name(k), kv, bad, (double)got[0], (double)want[0]);
+            free(x);
+            ds_model_free(m);
+        }
+    }
+
+    /* raw features with the command's preprocessing entry: named columns in another
+     * order, a target column to ignore, (x - shift) / scale, labels from the output */
+    ds_model *m;
+    ds_model_create(&m, 3, NULL);
+    ds_dense_config c = ds_dense_defaults(5);
+    c.activation = ds_activation_defaults(DS_ACT_RELU);
+    ds_model_add_dense(m, &c, NULL);
+    c = ds_dense_defaults(1);
+    c.activation = ds_activation_defaults(DS_ACT_SIGMOID);
+    ds_model_add_dense(m, &c, NULL);
+    ds_model_build(m, 4, NULL);
+    const double shift[3] = {10.0, -2.0, 0.5}, scale[3] = {4.0, 0.5, 2.0};
+    ds_metadata extra = {0};
+    ds_metadata_set(&extra, "preprocessing",
+                    "{\"feature_names\": [\"a\", \"b\", \"c\"], \"shift\": [10, -2, 0.5], "
+                    "\"scale\": [4, 0.5, 2], \"target_name\": \"y\", \"task\": \"binary\", "
+                    "\"label_names\": [\"no\", \"yes\"]}",
+                    NULL);
+    ds_save_options o = ds_save_defaults();
+    o.extra = &extra;
+    CHECK_OK(ds_model_save(m, model, &o, NULL));
+    ds_metadata_free(&extra);
+    float *raw = random_rows(N, 3, 99, 3.0f), x[N * 3], want[N], got[N];
+    char labels[N][16];
+    FILE *f = fopen(csv, "w");
+    fprintf(f, "c,y,b,a\n");
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < 3; j++) {
+            raw[i * 3 + j] += (float)shift[j];
+            x[i * 3 + j] = (float)(((double)raw[i * 3 + j] - shift[j]) / scale[j]);
+        }
+        fprintf(f, "%.9g,%s,%.9g,%.9g\n", (double)raw[i * 3 + 2], i % 2 ? "yes" : "no",
+                (double)raw[i * 3 + 1], (double)raw[i * 3]);
+    }
+    fclose(f);
+    CHECK_OK(ds_model_predict(m, x, N, want, NULL));
+    int rows = run_reader(dir, model, csv, 1, got, N, labels);
+    CHECK(rows == N, "preprocessed: %d rows", rows);
+    for (int i = 0; i < N && rows == N; i++) {
+        CHECK(fabsf(got[i] - want[i]) <= 1e-6f + 1e-5f * fabsf(want[i]), "row %d: %.9g vs %.9g",
+              i, (double)got[i], (double)want[i]);
+        const char *label = want[i] > 0.5f ? "yes" : "no";
+        CHECK(strcmp(labels[i], label) == 0, "row %d: label '%s', expected '%s'", i, labels[i],
+              label);
+    }
+    free(raw);
+    ds_model_free(m);
+    unlink(model);
+    unlink(csv);
+    rmdir(dir);
+}
+
 int main(void)
 {
     RUN(test_roundtrip_activations);
@@ -1040,5 +1190,6 @@ int main(void)
     RUN(test_layout);
     RUN(test_damaged_files);
     RUN(test_truncations_and_noise);
+    RUN(test_python_reader);
     return HARNESS_DONE();
 }

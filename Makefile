@@ -1,8 +1,10 @@
 # descent - build the library, the command and the tests into build/.
-#   make            library (static + shared), the descent command, examples
+#   make            libraries (static + shared), the descent command, examples
 #   make check      build and run every test; ends with "N passed, N failed"
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan
 #   make bench      benchmarks (on demand, never in CI's test run)
+# Libraries: libdescent (src/*.c: libc and libm only) and libdescent_io (src/io/*.c: model
+# files, needs Jansson); the command and the tests link both.
 # Missing Debian packages are installed first by scripts/deps.sh (only when absent).
 
 CC      ?= cc
@@ -26,9 +28,13 @@ INI_CFLAGS := $(shell pkg-config --cflags inih 2>/dev/null)
 INI_LIBS := $(shell pkg-config --libs inih 2>/dev/null || echo -linih)
 ZLIB_LIBS := $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
 CLI_LIBS := $(CSV_LIBS) $(INI_LIBS) $(ZLIB_LIBS) -lpthread -lm
+JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
+JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 
 LIB_SRC  := $(wildcard src/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+IO_SRC   := $(wildcard src/io/*.c)
+IO_OBJ   := $(IO_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC  := $(wildcard cli/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CLI_LIB_OBJ := $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ))
@@ -39,14 +45,15 @@ EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 
 .PHONY: all deps check bench clean
 .SECONDARY:
-all: deps $(BUILD)/libdescent.a $(BUILD)/libdescent.so $(BUILD)/descent $(EX_BIN)
+all: deps $(BUILD)/libdescent.a $(BUILD)/libdescent.so $(BUILD)/libdescent_io.a \
+     $(BUILD)/libdescent_io.so $(BUILD)/descent $(EX_BIN)
 
 deps:
 	@sh scripts/deps.sh build
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INI_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(INI_CFLAGS) $(JANSSON_CFLAGS) -c $< -o $@
 
 $(BUILD)/libdescent.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
@@ -54,15 +61,23 @@ $(BUILD)/libdescent.a: $(LIB_OBJ)
 $(BUILD)/libdescent.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/libdescent_io.a: $(IO_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/libdescent_io.so: $(IO_OBJ) $(BUILD)/libdescent.so
+	$(CC) -shared $(LDFLAGS) -o $@ $(IO_OBJ) -L$(BUILD) -ldescent $(JANSSON_LIBS) $(LDLIBS)
+
 # the command's modules, less main(), as a library the tests link too
 $(BUILD)/libdescentcli.a: $(CLI_LIB_OBJ)
 	$(AR) rcs $@ $^
 
-$(BUILD)/descent: $(BUILD)/cli/main.o $(BUILD)/libdescentcli.a $(BUILD)/libdescent.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LIBS)
+APP_LIBS := $(BUILD)/libdescentcli.a $(BUILD)/libdescent_io.a $(BUILD)/libdescent.a
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libdescentcli.a $(BUILD)/libdescent.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LIBS)
+$(BUILD)/descent: $(BUILD)/cli/main.o $(APP_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(JANSSON_LIBS) $(CLI_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(APP_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(JANSSON_LIBS) $(CLI_LIBS)
 
 $(BUILD)/examples/%: $(BUILD)/examples/%.o $(BUILD)/libdescent.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -76,4 +91,4 @@ bench: all
 clean:
 	rm -rf build build-san
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(EX_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(IO_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(EX_BIN:=.d)

@@ -12,14 +12,17 @@
  *   layers.K.bias     F32 (units)        when the layer has a bias
  *   optimizer.slotS   F32 (n_params)     optimizer state, when saved (S = 0, 1, 2)
  * and in __metadata__: "format" = "descent-model", "format_version", "descent_version",
- * "architecture" (JSON text: inputs, layers with kind, units, activation, use_bias,
- * initializers, dropout rate), "compile" (JSON text: loss, optimizer spec, metrics,
- * keras_version) and, with the optimizer state, "optimizer_state" (JSON text:
- * iterations, nadam_prod, lr_scale). Applications add their own string entries.
+ * "architecture" (JSON text: n_inputs, keras_version, the build seed, layers with kind,
+ * name, units, activation, use_bias, initializers, dropout rate), "compile" (JSON text:
+ * loss, optimizer spec, metrics) and, with the optimizer state, "optimizer_state" (JSON
+ * text: iterations, nadam_prod, lr_scale). Applications add their own string entries.
  *
  * Loading checks every length, offset, shape and dtype before trusting it; a damaged or
- * hostile file gives DS_ERR_FORMAT with a message naming what is wrong, never a crash, an
- * out-of-bounds read or a huge allocation.
+ * hostile file gives DS_ERR_FORMAT with a one-line message starting "model file: " that
+ * names what is wrong, never a crash, an out-of-bounds read or a huge allocation (the
+ * model's memory is proportional to the file's size).
+ *
+ * Link with -ldescent_io -ldescent and Jansson's libraries (pkg-config --libs jansson).
  */
 #ifndef DESCENT_IO_H
 #define DESCENT_IO_H
@@ -55,7 +58,10 @@ typedef struct {
 ds_save_options ds_save_defaults(void);
 
 /* Writes the model (built; compiled when include_optimizer) to path atomically: a
- * temporary file in the same folder, renamed over path when complete. */
+ * temporary file in the same folder (mode 0644), synced and renamed over path when
+ * complete; on failure path is untouched and the temporary file removed. opt may be NULL
+ * (the defaults). Errors: DS_ERR_STATE (not built, or include_optimizer and not compiled),
+ * DS_ERR_ARG (a reserved or invalid UTF-8 extra entry), DS_ERR_IO, DS_ERR_NOMEM. */
 ds_status ds_model_save(const ds_model *m, const char *path, const ds_save_options *opt,
                         ds_error *err);
 /* Writes to an open stream; the stream is the caller's and is not closed. */
@@ -63,8 +69,13 @@ ds_status ds_model_save_fp(const ds_model *m, FILE *f, const ds_save_options *op
                            ds_error *err);
 
 /* Loads a model: creates, builds and (when the file has a compile entry) compiles it,
- * then sets the weights and, when present, the optimizer state. `meta` (may be NULL)
- * receives every __metadata__ entry, descent's and the application's. */
+ * then sets the weights and, when present, the optimizer state, and the build seed (so
+ * that fit's shuffling and dropout continue as they would have). `meta` (may be NULL;
+ * zero-initialize it) receives every __metadata__ entry, descent's and the application's,
+ * added or replaced with ds_metadata_set; it is left as it was when the file is refused.
+ * *out is NULL on failure. Errors: DS_ERR_FORMAT for anything wrong in the file,
+ * DS_ERR_IO (cannot open or read), DS_ERR_NOMEM. ds_model_load prefixes messages with
+ * the path. */
 ds_status ds_model_load(ds_model **out, const char *path, ds_metadata *meta, ds_error *err);
 /* Reads from an open stream (to its end); the stream is not closed. */
 ds_status ds_model_load_fp(ds_model **out, FILE *f, ds_metadata *meta, ds_error *err);

@@ -1,12 +1,13 @@
 #!/bin/sh
 # Installs the Debian packages descent needs, only those that are missing.
-#   scripts/deps.sh build   compiler, make, pkg-config, libcsv, inih
+#   scripts/deps.sh build   compiler, make, pkg-config, libcsv, inih, jansson (model files)
 #   scripts/deps.sh test    the above plus what the tests use: python3 (its csv module
-#                           reads outputs back) and chromium (renders the report)
+#                           reads outputs back), python3-numpy (examples/load_model.py)
+#                           and chromium (renders the report)
 set -e
-pkgs="gcc make pkg-config libc6-dev libcsv-dev libinih-dev"
+pkgs="gcc make pkg-config libc6-dev libcsv-dev libinih-dev libjansson-dev"
 case "${1:-build}" in
-    test) pkgs="$pkgs python3 chromium" ;;
+    test) pkgs="$pkgs python3 python3-numpy chromium" ;;
 esac
 missing=""
 for p in $pkgs; do

@@ -26,7 +26,8 @@ else fail model_inspect "$(cat "$T/inspect.txt")"; fi
 "$D" predict --model "$T/full.safetensors" --data data/banknotes.csv --proba --out "$T/pred.csv" 2>"$T/err.txt"
 rc=$?
 if [ "$rc" -eq 0 ] && [ "$(head -1 "$T/pred.csv")" = "prediction,p_1" ] &&
-   [ "$(wc -l <"$T/pred.csv")" -eq 1373 ] && ! grep -qv '^[01],[0-9.e-]*$' "$T/pred.csv" | tail -n +2; then
+   [ "$(wc -l <"$T/pred.csv")" -eq 1373 ] &&
+   [ "$(tail -n +2 "$T/pred.csv" | grep -cv '^[01],[0-9.e-]*$')" -eq 0 ]; then
     pass model_predict
 else fail model_predict "exit $rc: $(cat "$T/err.txt") $(head -3 "$T/pred.csv")"; fi
 

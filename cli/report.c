@@ -709,9 +709,10 @@ static void sb_varied(cli_sbuf *b, const cli_results *r)
     }
 }
 
+/* diag_html: the diagnostics section, or NULL */
 static void html_report(cli_sbuf *b, const cli_results *r, const cli_summary *s,
                         const sort_ctx *sort, const int *order, const int *charts,
-                        char *const *svgs)
+                        char *const *svgs, const char *diag_html)
 {
     int C = r->n_configs, R = r->n_repeats;
     int target = r->target_metric != NULL && r->epochs_to_target != NULL;
@@ -809,6 +810,7 @@ static void html_report(cli_sbuf *b, const cli_results *r, const cli_summary *s,
                "interval of the mean]; (n=&#8230;) when fewer runs had a value. Stalls and "
                "diverged count runs whose final attempt stalled or diverged; restarts are "
                "summed over runs.</p>\n");
+    cli_report_stalls(b, r);
 
     /* charts */
     cli_sb_puts(b, "<h2>Training curves</h2>\n");
@@ -829,6 +831,7 @@ static void html_report(cli_sbuf *b, const cli_results *r, const cli_summary *s,
     }
     cli_sb_puts(b, "</div>\n");
     if (r->n_metrics == 0 || r->n_epochs == 0) cli_sb_puts(b, "<p>No per-epoch history.</p>\n");
+    if (diag_html) cli_sb_puts(b, diag_html);
 
     /* provenance */
     cli_sb_puts(b, "<h2>How this was made</h2>\n<h3>Command</h3>\n<pre><code>");
@@ -921,6 +924,9 @@ static ds_status check_inputs(const cli_results *r, const cli_summary *s, const 
         if (!r->metrics[k]) return cli_fail_status(err, DS_ERR_ARG, "report: history metric %d unnamed", k);
     for (int k = 0; k < r->n_test; k++)
         if (!r->test_metrics[k]) return cli_fail_status(err, DS_ERR_ARG, "report: test metric %d unnamed", k);
+    if (r->n_diag_layers < 0 || (r->n_diag_layers > 0 && r->n_epochs > 0 && !r->diag))
+        return cli_fail_status(err, DS_ERR_ARG, "report: %d diagnosed layers without values",
+                               r->n_diag_layers);
     return DS_OK;
 }
 
@@ -967,11 +973,15 @@ ds_status cli_write_report(const cli_results *r, const cli_summary *s, const cha
         epoch_stats_free(&es);
         svgs[i] = svg.p;
     }
+    cli_sbuf diag_html = {0};
+    if (!st) st = cli_report_diag(r, dir, &diag_html, err);
+    if (!st && diag_html.oom) st = cli_fail_status(err, DS_ERR_NOMEM, "report: out of memory");
     if (!st) {
-        html_report(&html, r, s, &sort, order, charts, svgs);
+        html_report(&html, r, s, &sort, order, charts, svgs, diag_html.p);
         st = cli_report_write(dir, "report.html", &html, err);
     }
     free(html.p);
+    free(diag_html.p);
     for (int i = 0; i < K; i++) free(svgs[i]);
     free(order);
     return st;

@@ -60,4 +60,12 @@ void cli_fmt_tick(char *buf, size_t size, double v, double step);
 ds_status cli_report_write(const char *dir, const char *name, const cli_sbuf *b,
                            ds_error *err);
 
+/* report_layers.c. Whether the results hold diagnostics. */
+int cli_report_has_diag(const cli_results *r);
+/* Writes diag_<quantity>.svg (and diag_epochs.svg) into dir and appends the diagnostics
+ * section to h; nothing without diagnostics. */
+ds_status cli_report_diag(const cli_results *r, const char *dir, cli_sbuf *h, ds_error *err);
+/* Appends the list of stall reasons per configuration to h; nothing without reasons. */
+void cli_report_stalls(cli_sbuf *h, const cli_results *r);
+
 #endif

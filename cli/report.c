@@ -709,10 +709,10 @@ static void sb_varied(cli_sbuf *b, const cli_results *r)
     }
 }
 
-/* diag_html: the diagnostics section, or NULL */
+/* diag_html and rec_html: the diagnostics and recorded outputs sections, or NULL */
 static void html_report(cli_sbuf *b, const cli_results *r, const cli_summary *s,
                         const sort_ctx *sort, const int *order, const int *charts,
-                        char *const *svgs, const char *diag_html)
+                        char *const *svgs, const char *diag_html, const char *rec_html)
 {
     int C = r->n_configs, R = r->n_repeats;
     int target = r->target_metric != NULL && r->epochs_to_target != NULL;
@@ -832,6 +832,7 @@ static void html_report(cli_sbuf *b, const cli_results *r, const cli_summary *s,
     cli_sb_puts(b, "</div>\n");
     if (r->n_metrics == 0 || r->n_epochs == 0) cli_sb_puts(b, "<p>No per-epoch history.</p>\n");
     if (diag_html) cli_sb_puts(b, diag_html);
+    if (rec_html) cli_sb_puts(b, rec_html);
 
     /* provenance */
     cli_sb_puts(b, "<h2>How this was made</h2>\n<h3>Command</h3>\n<pre><code>");
@@ -927,6 +928,9 @@ static ds_status check_inputs(const cli_results *r, const cli_summary *s, const 
     if (r->n_diag_layers < 0 || (r->n_diag_layers > 0 && r->n_epochs > 0 && !r->diag))
         return cli_fail_status(err, DS_ERR_ARG, "report: %d diagnosed layers without values",
                                r->n_diag_layers);
+    if (cli_report_has_rec(r) && (r->n_classes < 0 || (r->n_classes > 0 && !r->probe_labels)))
+        return cli_fail_status(err, DS_ERR_ARG, "report: recorded outputs with %d classes "
+                               "and no labels", r->n_classes);
     return DS_OK;
 }
 
@@ -973,15 +977,18 @@ ds_status cli_write_report(const cli_results *r, const cli_summary *s, const cha
         epoch_stats_free(&es);
         svgs[i] = svg.p;
     }
-    cli_sbuf diag_html = {0};
+    cli_sbuf diag_html = {0}, rec_html = {0};
     if (!st) st = cli_report_diag(r, dir, &diag_html, err);
-    if (!st && diag_html.oom) st = cli_fail_status(err, DS_ERR_NOMEM, "report: out of memory");
+    if (!st) st = cli_report_layer_outputs(r, dir, &rec_html, err);
+    if (!st && (diag_html.oom || rec_html.oom))
+        st = cli_fail_status(err, DS_ERR_NOMEM, "report: out of memory");
     if (!st) {
-        html_report(&html, r, s, &sort, order, charts, svgs, diag_html.p);
+        html_report(&html, r, s, &sort, order, charts, svgs, diag_html.p, rec_html.p);
         st = cli_report_write(dir, "report.html", &html, err);
     }
     free(html.p);
     free(diag_html.p);
+    free(rec_html.p);
     for (int i = 0; i < K; i++) free(svgs[i]);
     free(order);
     return st;

@@ -60,12 +60,21 @@ void cli_fmt_tick(char *buf, size_t size, double v, double step);
 ds_status cli_report_write(const char *dir, const char *name, const cli_sbuf *b,
                            ds_error *err);
 
-/* report_layers.c. Whether the results hold diagnostics. */
+/* report_layers.c. Whether the results hold diagnostics / recorded layer outputs (the
+ * zero-initialized fields mean neither: record_layer 0 with rec NULL counts as none). */
 int cli_report_has_diag(const cli_results *r);
+int cli_report_has_rec(const cli_results *r);
 /* Writes diag_<quantity>.svg (and diag_epochs.svg) into dir and appends the diagnostics
  * section to h; nothing without diagnostics. */
 ds_status cli_report_diag(const cli_results *r, const char *dir, cli_sbuf *h, ds_error *err);
 /* Appends the list of stall reasons per configuration to h; nothing without reasons. */
 void cli_report_stalls(cli_sbuf *h, const cli_results *r);
+/* Writes layer_<n>.svg (n = 1 + configuration index) into dir and appends the recorded
+ * outputs section to h; nothing without recorded outputs. */
+ds_status cli_report_layer_outputs(const cli_results *r, const char *dir, cli_sbuf *h,
+                                   ds_error *err);
+/* The epochs (0-based) to plot out of n: all when n <= 25, else 25 evenly spaced
+ * including the first and the last. sel holds 25; returns the count. */
+int cli_report_pick_epochs(int n, int *sel);
 
 #endif

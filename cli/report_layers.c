@@ -1,15 +1,17 @@
 /*
  * report_layers.c - the parts of the sweep report that look inside the layers (see
  * report.h): the per-layer diagnostics against depth (diag_<quantity>.svg) and over
- * epochs (diag_epochs.svg), and why runs stalled. report.c calls these and places their
- * HTML.
+ * epochs (diag_epochs.svg), why runs stalled, and one layer's recorded outputs per
+ * configuration (layer_<n>.svg). report.c calls these and places their HTML.
  *
  * Depth charts: x is the layer (1 = next to the input), y each run's last finite value,
  * one line per configuration (the mean over repeats) with a min-max band; log scale for
  * the norms and the update ratio, where zeros cannot be drawn and show as open triangles
  * at the bottom instead. Over-epochs grid: small multiples, one row per diagnostic and one
  * column per configuration, one line per layer colored by depth (viridis, van der Walt and
- * Smith, matplotlib 1.5). Leaves out anything interactive but SVG tooltips.
+ * Smith, matplotlib 1.5). Layer outputs: one small scatter plot per epoch, at most 25 of
+ * them and at most 400 probe rows each, on axes fixed for the whole configuration.
+ * Leaves out anything interactive but SVG tooltips.
  */
 #include "report.h"
 #include "util.h"
@@ -116,6 +118,11 @@ static char *short_label(const cli_results *r, int c)
 int cli_report_has_diag(const cli_results *r)
 {
     return r->n_diag_layers > 0 && r->diag && r->n_epochs > 0;
+}
+
+int cli_report_has_rec(const cli_results *r)
+{
+    return r->record_layer >= 0 && r->rec && r->n_probe > 0 && r->n_epochs > 0;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -885,4 +892,301 @@ void cli_report_stalls(cli_sbuf *h, const cli_results *r)
         cli_sb_puts(h, "</li>\n");
     }
     cli_sb_puts(h, "</ul>\n</section>\n");
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Recorded layer outputs: a grid of scatter plots per configuration */
+
+enum { REC_W = 720, REC_MAX_PLOTS = 25, REC_MAX_POINTS = 400 };
+
+/* rec[((c * E + e) * P + p) * 2 + k] */
+static double rec_at(const cli_results *r, int c, int e, int p, int k)
+{
+    return r->rec[(((size_t)c * r->n_epochs + e) * r->n_probe + p) * 2 + k];
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* The probe rows drawn, in row order: all of them, or a fixed random sample of
+ * REC_MAX_POINTS (a partial Fisher-Yates shuffle with a constant seed). Every k-th row
+ * would alias with rows stored in a periodic class order and could miss a class. The
+ * same rows in every plot, so points can be followed. NULL when out of memory. */
+static int *rec_rows(const cli_results *r, int *n)
+{
+    int P = r->n_probe;
+    int *idx = malloc((size_t)P * sizeof *idx);
+    if (!idx) return NULL;
+    for (int p = 0; p < P; p++) idx[p] = p;
+    *n = P;
+    if (P > REC_MAX_POINTS) {
+        ds_rng rng;
+        ds_rng_seed(&rng, 20081); /* any constant: the sample only has to be fixed */
+        for (int j = 0; j < REC_MAX_POINTS; j++) {
+            int k = j + (int)(ds_rng_uniform(&rng) * (P - j));
+            if (k >= P) k = P - 1;
+            int t = idx[j];
+            idx[j] = idx[k], idx[k] = t;
+        }
+        *n = REC_MAX_POINTS;
+        qsort(idx, REC_MAX_POINTS, sizeof *idx, cmp_int);
+    }
+    return idx;
+}
+
+/* The last epoch (0-based) with any recorded point of configuration c; -1 if none. */
+static int rec_last_epoch(const cli_results *r, int c)
+{
+    for (int e = r->n_epochs - 1; e >= 0; e--)
+        for (int p = 0; p < r->n_probe; p++)
+            if (isfinite(rec_at(r, c, e, p, 0)) && isfinite(rec_at(r, c, e, p, 1))) return e;
+    return -1;
+}
+
+/* Epochs 0 .. n - 1, or REC_MAX_PLOTS of them evenly spaced with the first and last:
+ * round(j (n - 1) / (REC_MAX_PLOTS - 1)), distinct as the step exceeds 1. */
+int cli_report_pick_epochs(int n, int *sel)
+{
+    if (n <= REC_MAX_PLOTS) {
+        for (int e = 0; e < n; e++) sel[e] = e;
+        return n < 0 ? 0 : n;
+    }
+    const long long m = REC_MAX_PLOTS - 1;
+    for (int j = 0; j < REC_MAX_PLOTS; j++)
+        sel[j] = (int)((2 * j * (long long)(n - 1) + m) / (2 * m));
+    return REC_MAX_PLOTS;
+}
+
+static const char *class_name(const cli_results *r, int k, char *buf, size_t size)
+{
+    if (r->class_names && k >= 0 && k < r->n_classes && r->class_names[k])
+        return r->class_names[k];
+    snprintf(buf, size, "class %d", k);
+    return buf;
+}
+
+/* A phrase naming the recorded layer, e.g. "layer 2 (dense_2 (relu))", for configuration
+ * c, or for all when c < 0 (with the name only if they agree); escaped when esc is set. */
+static void rec_layer_phrase(cli_sbuf *b, const cli_results *r, int c, int esc)
+{
+    int l = r->record_layer;
+    cli_sb_printf(b, "layer %d", l + 1);
+    const char *n = c >= 0 ? layer_name(r, c, l) : agreed_name(r, l);
+    if (n) {
+        cli_sb_puts(b, " (");
+        if (esc)
+            cli_sb_esc(b, n);
+        else
+            cli_sb_puts(b, n);
+        cli_sb_puts(b, ")");
+    }
+}
+
+/* Draws configuration c's grid of the probe rows rows[0 .. n_rows - 1] as a standalone
+ * SVG; 0 when it has no recorded outputs. */
+static int rec_grid(cli_sbuf *b, const cli_results *r, int c, const int *rows, int n_rows)
+{
+    int last = rec_last_epoch(r, c);
+    if (last < 0) return 0;
+    int sel[REC_MAX_PLOTS];
+    int n_plots = cli_report_pick_epochs(last + 1, sel);
+    int classes = r->probe_labels != NULL && r->n_classes > 0;
+
+    /* limits over every epoch the run reached, so that motion between plots is real */
+    double x0 = D_INF, x1 = -D_INF, y0 = D_INF, y1 = -D_INF;
+    for (int e = 0; e <= last; e++) {
+        for (int j = 0; j < n_rows; j++) {
+            int p = rows[j];
+            double u = rec_at(r, c, e, p, 0), v = rec_at(r, c, e, p, 1);
+            if (!isfinite(u) || !isfinite(v)) continue;
+            x0 = fmin(x0, u), x1 = fmax(x1, u), y0 = fmin(y0, v), y1 = fmax(y1, v);
+        }
+    }
+    axis ax, ay;
+    ax_fit(&ax, SCALE_LINEAR, x0, x1, 3);
+    ax_fit(&ay, SCALE_LINEAR, y0, y1, 3);
+
+    /* layout: square plots in a grid about as wide as tall, centered */
+    int cols = (int)ceil(sqrt((double)n_plots));
+    int grid_rows = (n_plots + cols - 1) / cols;
+    const double left = 60.0, right = 10.0, gap = 12.0, title_h = 15.0, gap_v = 8.0;
+    double cell = (REC_W - left - right - (cols - 1) * gap) / cols;
+    if (cell > 220.0) cell = 220.0;
+    double grid_w = cols * cell + (cols - 1) * gap;
+    double gx = left + 0.5 * (REC_W - left - right - grid_w);
+
+    /* legend of the classes, wrapping */
+    char buf[32];
+    double legend_h = 0.0;
+    if (classes) {
+        double lx = 8.0;
+        legend_h = 16.0;
+        for (int k = 0; k < r->n_classes; k++) {
+            double w = 30.0 + 6.4 * fmin(20.0, cli_text_chars(class_name(r, k, buf, sizeof buf)));
+            if (lx + w > REC_W - 8.0 && lx > 8.0) lx = 8.0, legend_h += 16.0;
+            lx += w;
+        }
+    }
+    double gy = 50.0 + legend_h + 8.0;
+    double pitch = title_h + cell + gap_v + 12.0; /* 12: x tick labels */
+    int H = (int)ceil(gy + grid_rows * pitch + 22.0);
+    const char *ux = r->record_pca ? "PC 1" : "unit 1", *uy = r->record_pca ? "PC 2" : "unit 2";
+
+    cli_sbuf title = {0};
+    cli_sb_puts(&title, "outputs of ");
+    rec_layer_phrase(&title, r, c, 0);
+    cli_sb_puts(&title, ": ");
+    cli_sb_puts(&title, r->labels[c]); /* escaped by svg_open */
+    if (title.oom) b->oom = 1;
+    svg_open(b, REC_W, H, title.p ? title.p : "");
+    free(title.p);
+
+    cli_sb_puts(b, "<text x=\"8\" y=\"20\" font-size=\"15\" font-weight=\"bold\">");
+    cli_sb_esc_n(b, r->labels[c], 80);
+    cli_sb_puts(b, "</text>\n<text x=\"8\" y=\"37\" font-size=\"11\" fill=\"#555555\">"
+                   "outputs of ");
+    rec_layer_phrase(b, r, c, 1);
+    if (n_rows < r->n_probe)
+        cli_sb_printf(b, "; %d of %d probe rows", n_rows, r->n_probe);
+    else
+        cli_sb_printf(b, "; %d probe rows", r->n_probe);
+    if (n_plots < last + 1) cli_sb_printf(b, "; %d of %d epochs", n_plots, last + 1);
+    if (r->record_pca) cli_sb_puts(b, "; PCA of the last epoch");
+    cli_sb_puts(b, "</text>\n");
+
+    if (classes) {
+        double lx = 8.0, ly = 56.0;
+        cli_sb_puts(b, "<g class=\"classes\" font-size=\"11\">\n");
+        for (int k = 0; k < r->n_classes; k++) {
+            const char *cn = class_name(r, k, buf, sizeof buf);
+            double w = 30.0 + 6.4 * fmin(20.0, cli_text_chars(cn));
+            if (lx + w > REC_W - 8.0 && lx > 8.0) lx = 8.0, ly += 16.0;
+            cli_sb_printf(b, "<path d=\"M%.1f %.1fh0\" stroke=\"%s\" stroke-width=\"7\" "
+                          "stroke-linecap=\"%s\"/><text x=\"%.1f\" y=\"%.1f\">", lx + 5.0,
+                          ly - 4.0, cli_config_color(k), (k / 8) % 2 ? "square" : "round",
+                          lx + 13.0, ly);
+            cli_sb_esc_n(b, cn, 20);
+            cli_sb_puts(b, "</text>\n");
+            lx += w;
+        }
+        cli_sb_puts(b, "</g>\n");
+    }
+
+    /* axis names */
+    cli_sb_printf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" fill=\"#333333\">%s"
+                  "</text>\n<text transform=\"translate(16 %.1f) rotate(-90)\" "
+                  "text-anchor=\"middle\" fill=\"#333333\">%s</text>\n",
+                  gx + 0.5 * grid_w, H - 8, ux, gy + 0.5 * grid_rows * pitch, uy);
+
+    tick tx[16], ty[16];
+    int ntx = ax_ticks(&ax, tx, 16), nty = ax_ticks(&ay, ty, 16);
+    ax.p0 = 0.0, ax.p1 = cell, ay.p0 = cell, ay.p1 = 0.0;
+    for (int i = 0; i < n_plots; i++) {
+        int e = sel[i], row = i / cols, col = i % cols;
+        double ox = gx + col * (cell + gap), oy = gy + row * pitch + title_h;
+        cli_sb_printf(b, "<g class=\"plot\" transform=\"translate(%.1f %.1f)\">\n", ox, oy);
+        double acc = r->rec_accuracy ? r->rec_accuracy[(size_t)c * r->n_epochs + e] : D_NAN;
+        cli_sb_printf(b, "<text x=\"%.1f\" y=\"-4\" font-size=\"11\" text-anchor=\"middle\">"
+                      "epoch %d", 0.5 * cell, e + 1);
+        if (isfinite(acc)) cli_sb_printf(b, " " NDASH " acc %.2f", acc);
+        cli_sb_printf(b, "</text>\n<rect width=\"%.1f\" height=\"%.1f\" fill=\"#ffffff\" "
+                      "stroke=\"#bbbbbb\"/>\n<g stroke=\"#ececec\">", cell, cell);
+        for (int k = 0; k < ntx; k++)
+            cli_sb_printf(b, "<path d=\"M%.1f 0V%.1f\"/>", ax_pos(&ax, tx[k].v), cell);
+        for (int k = 0; k < nty; k++)
+            cli_sb_printf(b, "<path d=\"M0 %.1fH%.1f\"/>", ax_pos(&ay, ty[k].v), cell);
+        cli_sb_puts(b, "</g>\n");
+        /* tick labels on the outer plots: left column, and the lowest plot of a column */
+        if (col == 0) {
+            cli_sb_puts(b, "<g font-size=\"9\" fill=\"#555555\" text-anchor=\"end\">");
+            for (int k = 0; k < nty; k++)
+                cli_sb_printf(b, "<text x=\"-3\" y=\"%.1f\">%s</text>", ax_pos(&ay, ty[k].v) + 3.0,
+                              ty[k].label);
+            cli_sb_puts(b, "</g>\n");
+        }
+        if (i + cols >= n_plots) {
+            /* the edge labels of neighbouring plots would run together */
+            int inner = ntx >= 4 && cols > 1;
+            cli_sb_puts(b, "<g font-size=\"9\" fill=\"#555555\" text-anchor=\"middle\">");
+            for (int k = inner; k < ntx - inner; k++)
+                cli_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\">%s</text>", ax_pos(&ax, tx[k].v),
+                              cell + 10.0, tx[k].label);
+            cli_sb_puts(b, "</g>\n");
+        }
+        /* the points of each class as dots: zero-length strokes with round (or square)
+         * caps; unlabelled rows (regression) in one color */
+        int k_lo = classes ? 0 : -1, k_hi = classes ? r->n_classes : 0;
+        for (int k = k_lo; k < k_hi; k++) {
+            cli_sbuf d = {0};
+            for (int j = 0; j < n_rows; j++) {
+                int p = rows[j];
+                if (classes && r->probe_labels[p] != k) continue;
+                double u = rec_at(r, c, e, p, 0), v = rec_at(r, c, e, p, 1);
+                if (!isfinite(u) || !isfinite(v)) continue;
+                cli_sb_printf(&d, "M%.1f %.1fh0", ax_pos(&ax, u), ax_pos(&ay, v));
+            }
+            if (d.oom) b->oom = 1;
+            if (d.len)
+                cli_sb_printf(b, "<path stroke=\"%s\" stroke-width=\"%.1f\" "
+                              "stroke-linecap=\"%s\" stroke-opacity=\"0.75\" d=\"%s\"/>\n",
+                              k < 0 ? "#0072B2" : cli_config_color(k), cell >= 120.0 ? 3.4 : 2.8,
+                              k >= 0 && (k / 8) % 2 ? "square" : "round", d.p);
+            free(d.p);
+        }
+        cli_sb_puts(b, "</g>\n");
+    }
+    cli_sb_puts(b, "</svg>\n");
+    return 1;
+}
+
+ds_status cli_report_layer_outputs(const cli_results *r, const char *dir, cli_sbuf *h,
+                                   ds_error *err)
+{
+    if (!cli_report_has_rec(r)) return DS_OK;
+    cli_sb_puts(h, "<section id=\"layer-outputs\">\n<h2>Outputs of ");
+    rec_layer_phrase(h, r, -1, 1);
+    cli_sb_printf(h, "</h2>\n<p class=\"note\">For the first repeat of each configuration, the "
+                  "outputs of this layer on the %d probe rows after every epoch", r->n_probe);
+    if (r->record_pca)
+        cli_sb_puts(h, ", projected on their first two principal components (fitted on the "
+                       "last epoch)");
+    else
+        cli_sb_puts(h, " (its two units)");
+    cli_sb_puts(h, ". Colors are the rows' classes; the axes stay the same for all epochs of "
+                   "a configuration, so movement between plots is real. "
+                   "<i>acc</i> is the accuracy on the probe rows after that epoch.</p>\n"
+                   "<div class=\"charts\">\n");
+    int n_rows = 0;
+    int *rows = rec_rows(r, &n_rows);
+    if (!rows) return cli_fail_status(err, DS_ERR_NOMEM, "report: out of memory");
+    ds_status st = DS_OK;
+    int n_empty = 0;
+    for (int c = 0; c < r->n_configs && !st; c++) {
+        cli_sbuf svg = {0};
+        if (!rec_grid(&svg, r, c, rows, n_rows)) {
+            n_empty++;
+            continue;
+        }
+        char file[64];
+        snprintf(file, sizeof file, "layer_%d.svg", c + 1);
+        st = cli_report_write(dir, file, &svg, err);
+        if (!st) figure(h, &svg, file);
+        free(svg.p);
+    }
+    free(rows);
+    cli_sb_puts(h, "</div>\n");
+    if (n_empty) {
+        cli_sb_puts(h, "<p class=\"note\">Nothing recorded for ");
+        for (int c = 0, shown = 0; c < r->n_configs; c++) {
+            if (rec_last_epoch(r, c) >= 0) continue;
+            if (shown++) cli_sb_puts(h, ", ");
+            cli_sb_esc(h, r->labels[c]);
+        }
+        cli_sb_puts(h, ".</p>\n");
+    }
+    cli_sb_puts(h, "</section>\n");
+    return st;
 }

@@ -3,8 +3,8 @@
  * Student-t intervals against values worked out by hand (quantiles from the t table,
  * cross-checked with mpmath), the summary of a synthetic sweep, summary.csv
  * read back, and report.html / the SVG charts checked as text (escaping, no network
- * references, one line per configuration); the per-layer diagnostics and stall reasons
- * of a synthetic sweep with zeros and NaN in it, and a report
+ * references, one line per configuration); the per-layer diagnostics, stall reasons and
+ * recorded layer outputs of a synthetic sweep with zeros and NaN in it, and a report
  * without them byte for byte the same as before. Outputs go to a mkdtemp directory that
  * is removed at the end.
  */
@@ -750,6 +750,25 @@ static void strip_sections(char *html)
     }
 }
 
+static void test_pick_epochs(void)
+{
+    int sel[25];
+    CHECK(cli_report_pick_epochs(6, sel) == 6 && sel[0] == 0 && sel[5] == 5, "all of 6");
+    CHECK(cli_report_pick_epochs(25, sel) == 25 && sel[24] == 24, "all of 25");
+    CHECK(cli_report_pick_epochs(0, sel) == 0, "none");
+    const int ns[4] = {26, 40, 100, 1001};
+    for (int i = 0; i < 4; i++) {
+        int n = cli_report_pick_epochs(ns[i], sel);
+        CHECK(n == 25, "25 of %d", ns[i]);
+        CHECK(sel[0] == 0 && sel[24] == ns[i] - 1, "first and last of %d", ns[i]);
+        int increasing = 1;
+        for (int j = 1; j < 25; j++) increasing &= sel[j] > sel[j - 1];
+        CHECK(increasing, "distinct and in order for %d", ns[i]);
+    }
+    cli_report_pick_epochs(100, sel); /* round(j * 99 / 24) */
+    CHECK(sel[1] == 4 && sel[12] == 50 && sel[23] == 95, "%d %d %d", sel[1], sel[12], sel[23]);
+}
+
 static void test_report_diagnostics(void)
 {
     static const char *const labels[3] = {"zeros", "he_normal", "glorot_uniform"};
@@ -819,7 +838,7 @@ static void test_report_diagnostics(void)
             snprintf(want, sizeof want, "href=\"diag_%s.svg\"", cli_diag_names[q]);
             CHECK(strstr(html, want) != NULL, "%s linked", want);
         }
-        CHECK(count_str(html, "<svg xmlns") == 4 + 7 + 1, "charts inlined: %d",
+        CHECK(count_str(html, "<svg xmlns") == 4 + 7 + 1 + 3, "charts inlined: %d",
               count_str(html, "<svg xmlns"));
         /* stall reasons below the summary, escaped, counted */
         const char *stalls = strstr(html, "<section id=\"stalls\">");
@@ -831,11 +850,13 @@ static void test_report_diagnostics(void)
         CHECK(strstr(html, "<b>glorot_uniform</b>: 1 of 3 runs: no reason recorded</li>") != NULL,
               "stalled run without a reason");
         CHECK(strstr(html, "<b>zeros</b>") == NULL, "no line for a configuration without stalls");
-        CHECK(strstr(html, "<&>") == NULL, "escaped");
+        CHECK(strstr(html, "<&>") == NULL && strstr(html, "a&lt;&amp;&gt;b") != NULL,
+              "class name escaped");
         CHECK(strstr(html, "the layers of each configuration") != NULL,
               "layer names table when they differ");
         free(html);
     }
+    CHECK(file_exists(dir, "layer_1.svg") && file_exists(dir, "layer_3.svg"), "grids written");
 
     /* everything zero on a log axis: said in the chart */
     for (size_t i = 0; i < (size_t)9 * 4; i++)
@@ -849,6 +870,122 @@ static void test_report_diagnostics(void)
     }
     remove_dir(dir);
     layers_free(&ly);
+    sweep_free(&sw);
+}
+
+/* The number of points in one plot: "M..h0" moves between "<g class=\"plot\"" marks. */
+static int max_points_per_plot(const char *svg)
+{
+    int most = 0;
+    for (const char *p = strstr(svg, "<g class=\"plot\""); p;) {
+        const char *next = strstr(p + 1, "<g class=\"plot\"");
+        int n = 0;
+        for (const char *q = p; (q = strstr(q, "h0")) != NULL && (!next || q < next); q += 2) n++;
+        if (n > most) most = n;
+        p = next;
+    }
+    return most;
+}
+
+static void test_report_layer_outputs(void)
+{
+    static const char *const labels[3] = {"zeros", "he_normal", "glorot_uniform"};
+    sweep sw;
+    layers ly;
+    sweep_make(&sw, 3, 3, 6, labels);
+    layers_add(&ly, &sw);
+    cli_results *r = &sw.r;
+    cli_summary s[3];
+    ds_error err = {0};
+    char dir[] = "/tmp/descent_report_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    CHECK(cli_summarize(r, s, &err) == DS_OK, "%s", err.message);
+    CHECK(cli_write_report(r, s, dir, NULL, &err) == DS_OK, "%s", err.message);
+    for (int c = 0; c < 3; c++) {
+        char name[32];
+        snprintf(name, sizeof name, "layer_%d.svg", c + 1);
+        char *svg = svg_framed(dir, name);
+        if (!svg) continue;
+        int want = c == 2 ? 4 : 6; /* configuration 2 recorded 4 epochs */
+        CHECK(count_str(svg, "<g class=\"plot\"") == want, "%s: %d plots, want %d", name,
+              count_str(svg, "<g class=\"plot\""), want);
+        CHECK(strstr(svg, ">epoch 1 " NDASH " acc 0.50</text>") != NULL, "%s: first epoch", name);
+        char last[64];
+        snprintf(last, sizeof last, ">epoch %d " NDASH " acc %.2f</text>", want,
+                 0.5 + 0.08 * (want - 1));
+        CHECK(strstr(svg, last) != NULL, "%s: last epoch (%s)", name, last);
+        CHECK(strstr(svg, ">PC 1</text>") != NULL && strstr(svg, ">PC 2</text>") != NULL,
+              "%s: axis names", name);
+        CHECK(strstr(svg, ">a&lt;&amp;&gt;b</text>") != NULL, "%s: class legend escaped", name);
+        CHECK(strstr(svg, "layer 2 (dense_2 (relu))") != NULL, "%s: the layer named", name);
+        CHECK(max_points_per_plot(svg) == 30, "%s: 30 points a plot: %d", name,
+              max_points_per_plot(svg));
+        CHECK(count_str(svg, "stroke=\"#0072B2\"") >= want &&
+                  count_str(svg, "stroke=\"#E69F00\"") >= want,
+              "%s: both classes colored", name);
+        free(svg);
+    }
+    char *html = read_in(dir, "report.html");
+    if (html) {
+        const char *sec = strstr(html, "<section id=\"layer-outputs\">");
+        CHECK(sec != NULL, "layer outputs section");
+        CHECK(sec && strstr(sec, "<h2>Outputs of layer 2 (dense_2 (relu))</h2>") != NULL,
+              "titled with the layer");
+        CHECK(count_str(html, "href=\"layer_") == 3, "3 grids linked");
+        CHECK(strstr(html, "<&>") == NULL, "escaped");
+        free(html);
+    }
+    remove_dir(dir);
+    layers_free(&ly);
+    sweep_free(&sw);
+
+    /* 40 epochs of 1000 probe rows, one unit wide: 25 plots of 400 points; configuration
+     * 1 recorded nothing */
+    sweep_make(&sw, 3, 1, 40, labels);
+    cli_results *q = &sw.r;
+    const int P = 1000, E = 40;
+    double *rec = malloc((size_t)3 * E * P * 2 * sizeof *rec);
+    int *lab = malloc((size_t)P * sizeof *lab);
+    for (int p = 0; p < P; p++) lab[p] = p % 3; /* periodic: a stride could miss a class */
+    for (size_t i = 0; i < (size_t)3 * E * P; i++) {
+        int c = (int)(i / ((size_t)E * P));
+        rec[2 * i] = c == 1 ? D_NAN : (double)(i % 97) / 97.0;
+        rec[2 * i + 1] = c == 1 ? D_NAN : 0.0;
+    }
+    q->record_layer = 0;
+    q->n_probe = P;
+    q->rec = rec;
+    q->probe_labels = lab;
+    q->n_classes = 3; /* no class names: "class 0", ...; no accuracy */
+    CHECK(mkdtemp(strcpy(dir, "/tmp/descent_report_XXXXXX")) != NULL, "mkdtemp");
+    CHECK(cli_summarize(q, s, &err) == DS_OK, "%s", err.message);
+    CHECK(cli_write_report(q, s, dir, NULL, &err) == DS_OK, "%s", err.message);
+    char *svg = svg_framed(dir, "layer_1.svg");
+    if (svg) {
+        CHECK(count_str(svg, "<g class=\"plot\"") == 25, "25 plots: %d",
+              count_str(svg, "<g class=\"plot\""));
+        CHECK(strstr(svg, ">epoch 1</text>") != NULL && strstr(svg, ">epoch 40</text>") != NULL,
+              "first and last epoch");
+        CHECK(strstr(svg, ">unit 1</text>") != NULL, "unit axes");
+        CHECK(strstr(svg, ">class 2</text>") != NULL, "default class names");
+        CHECK(count_str(svg, "stroke=\"#009E73\"") == 25 + 1, "every class in every plot");
+        CHECK(max_points_per_plot(svg) == 400, "capped at 400 points: %d",
+              max_points_per_plot(svg));
+        CHECK(strstr(svg, "400 of 1000 probe rows") != NULL &&
+                  strstr(svg, "25 of 40 epochs") != NULL,
+              "the subset said");
+        free(svg);
+    }
+    CHECK(!file_exists(dir, "layer_2.svg"), "no grid without recorded outputs");
+    html = read_in(dir, "report.html");
+    if (html) {
+        CHECK(strstr(html, "Nothing recorded for he_normal.") != NULL, "said in the page");
+        CHECK(strstr(html, "<section id=\"diagnostics\">") == NULL, "no diagnostics section");
+        free(html);
+    }
+    remove_dir(dir);
+    free(rec);
+    free(lab);
     sweep_free(&sw);
 }
 
@@ -878,7 +1015,7 @@ static void test_report_unchanged_without_layers(void)
     if (a && b && c) {
         CHECK(strcmp(a, c) == 0, "cleared fields: the same report as without them");
         CHECK(strcmp(a, b) != 0, "the fields add sections");
-        CHECK(count_str(b, "<section id=") == 2, "2 sections: %d", count_str(b, "<section id="));
+        CHECK(count_str(b, "<section id=") == 3, "3 sections: %d", count_str(b, "<section id="));
         strip_sections(b);
         CHECK(strcmp(a, b) == 0, "the sections are all that is added");
     }
@@ -891,9 +1028,11 @@ static void test_report_unchanged_without_layers(void)
         free(x);
         free(y);
     }
-    CHECK(!file_exists(cleared, "diag_grad_norm.svg") && !file_exists(plain, "diag_epochs.svg"),
+    CHECK(!file_exists(cleared, "diag_grad_norm.svg") && !file_exists(cleared, "layer_1.svg") &&
+              !file_exists(plain, "diag_epochs.svg"),
           "no layer files without the fields");
-    CHECK(file_exists(full, "diag_grad_norm.svg"), "layer files with them");
+    CHECK(file_exists(full, "diag_grad_norm.svg") && file_exists(full, "layer_1.svg"),
+          "layer files with them");
     remove_dir(plain);
     remove_dir(full);
     remove_dir(cleared);
@@ -951,6 +1090,13 @@ static void test_report_layers_bad_input(void)
     r->n_diag_layers = 2; /* without values */
     CHECK(cli_write_report(r, s, "/tmp", NULL, &err) == DS_ERR_ARG, "layers without values");
     CHECK(strstr(err.message, "diagnosed layers") != NULL, "message: %s", err.message);
+    r->n_diag_layers = 0;
+    double rec[2 * 5 * 3 * 2] = {0};
+    r->record_layer = 0;
+    r->rec = rec;
+    r->n_probe = 2;
+    r->n_classes = 2; /* without labels */
+    CHECK(cli_write_report(r, s, "/tmp", NULL, &err) == DS_ERR_ARG, "classes without labels");
     sweep_free(&sw);
 }
 
@@ -965,7 +1111,9 @@ int main(void)
     RUN(test_summary_csv);
     RUN(test_report_files);
     RUN(test_report_edge_cases);
+    RUN(test_pick_epochs);
     RUN(test_report_diagnostics);
+    RUN(test_report_layer_outputs);
     RUN(test_report_unchanged_without_layers);
     RUN(test_report_short_labels);
     RUN(test_report_layers_bad_input);

@@ -18,26 +18,13 @@
 #include <string.h>
 
 #include "atomic.h"
+#include "report_int.h"
 #include "utf8.h"
 
-/* NAN and INFINITY are float constants; these spare a promotion warning per use. */
-#define D_NAN ((double)NAN)
-#define D_INF ((double)INFINITY)
-
-#define PM "\xc2\xb1"          /* U+00B1 plus-minus sign */
-#define NDASH "\xe2\x80\x93"   /* U+2013 en dash */
-#define ELLIPSIS "\xe2\x80\xa6" /* U+2026 */
-
 /* ------------------------------------------------------------------------------------ */
-/* A growing text buffer; after a failed allocation it ignores writes and sets oom. */
+/* The text buffer */
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
+void cli_sb_add(cli_sbuf *b, const char *s, size_t n)
 {
     if (b->oom) return;
     if (b->len + n + 1 > b->cap) {
@@ -56,12 +43,12 @@ static void sb_add(sbuf *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
-static void sb_puts(sbuf *b, const char *s)
+void cli_sb_puts(cli_sbuf *b, const char *s)
 {
-    sb_add(b, s, strlen(s));
+    cli_sb_add(b, s, strlen(s));
 }
 
-static void sb_printf(sbuf *b, const char *fmt, ...)
+void cli_sb_printf(cli_sbuf *b, const char *fmt, ...)
 {
     char small[256];
     va_list ap;
@@ -73,7 +60,7 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
         return;
     }
     if ((size_t)n < sizeof small) {
-        sb_add(b, small, (size_t)n);
+        cli_sb_add(b, small, (size_t)n);
         return;
     }
     char *big = malloc((size_t)n + 1);
@@ -84,7 +71,7 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
-    sb_add(b, big, (size_t)n);
+    cli_sb_add(b, big, (size_t)n);
     free(big);
 }
 
@@ -104,7 +91,7 @@ static int char_ok(unsigned long cp)
 /* Appends s escaped for HTML text and attributes and for XML, at most max_chars
  * characters (-1: all); a longer text ends in an ellipsis within that limit. CR LF and
  * lone CR become LF; invalid bytes and disallowed characters become U+FFFD. */
-static void sb_esc_n(sbuf *b, const char *s, int max_chars)
+void cli_sb_esc_n(cli_sbuf *b, const char *s, int max_chars)
 {
     const unsigned char *p = (const unsigned char *)(s ? s : "");
     size_t n = strlen((const char *)p);
@@ -115,7 +102,7 @@ static void sb_esc_n(sbuf *b, const char *s, int max_chars)
             unsigned long cp0;
             int l0 = cli_utf8_decode(p + i, n - i, &cp0);
             if (i + (size_t)(l0 ? l0 : 1) < n) {
-                sb_puts(b, ELLIPSIS);
+                cli_sb_puts(b, ELLIPSIS);
                 return;
             }
         }
@@ -123,36 +110,36 @@ static void sb_esc_n(sbuf *b, const char *s, int max_chars)
         int len = cli_utf8_decode(p + i, n - i, &cp);
         chars++;
         if (len == 0) {
-            sb_puts(b, CLI_UTF8_REPLACEMENT);
+            cli_sb_puts(b, CLI_UTF8_REPLACEMENT);
             i++;
             continue;
         }
         switch (cp) {
-        case '&': sb_puts(b, "&amp;"); break;
-        case '<': sb_puts(b, "&lt;"); break;
-        case '>': sb_puts(b, "&gt;"); break;
-        case '"': sb_puts(b, "&quot;"); break;
-        case '\'': sb_puts(b, "&#39;"); break;
+        case '&': cli_sb_puts(b, "&amp;"); break;
+        case '<': cli_sb_puts(b, "&lt;"); break;
+        case '>': cli_sb_puts(b, "&gt;"); break;
+        case '"': cli_sb_puts(b, "&quot;"); break;
+        case '\'': cli_sb_puts(b, "&#39;"); break;
         case '\r':
-            if (i + 1 >= n || p[i + 1] != '\n') sb_puts(b, "\n");
+            if (i + 1 >= n || p[i + 1] != '\n') cli_sb_puts(b, "\n");
             break;
         default:
             if (char_ok(cp))
-                sb_add(b, (const char *)p + i, (size_t)len);
+                cli_sb_add(b, (const char *)p + i, (size_t)len);
             else
-                sb_puts(b, CLI_UTF8_REPLACEMENT);
+                cli_sb_puts(b, CLI_UTF8_REPLACEMENT);
         }
         i += (size_t)len;
     }
 }
 
-static void sb_esc(sbuf *b, const char *s)
+void cli_sb_esc(cli_sbuf *b, const char *s)
 {
-    sb_esc_n(b, s, -1);
+    cli_sb_esc_n(b, s, -1);
 }
 
 /* The number of characters sb_esc would show for s (an invalid byte counts as one). */
-static int text_chars(const char *s)
+int cli_text_chars(const char *s)
 {
     const unsigned char *p = (const unsigned char *)(s ? s : "");
     size_t n = strlen((const char *)p);
@@ -217,23 +204,23 @@ static const char *const palette[8] = {"#0072B2", "#E69F00", "#009E73", "#D55E00
                                        "#CC79A7", "#56B4E9", "#000000", "#F0E442"};
 static const char *const dashes[4] = {"", "7 4", "2 3", "9 3 2 3"};
 
-static const char *config_color(int c)
+const char *cli_config_color(int c)
 {
     return palette[c % 8];
 }
 
 /* A stroke-dasharray attribute (with a leading space) or "" for solid lines. */
-static void sb_dash(sbuf *b, int c)
+void cli_sb_dash(cli_sbuf *b, int c)
 {
     const char *d = dashes[(c / 8) % 4];
-    if (d[0]) sb_printf(b, " stroke-dasharray=\"%s\"", d);
+    if (d[0]) cli_sb_printf(b, " stroke-dasharray=\"%s\"", d);
 }
 
 /* ------------------------------------------------------------------------------------ */
 /* Chart geometry */
 
 /* A "nice" step (1, 2 or 5 times a power of ten) near range / n. */
-static double nice_step(double range, int n)
+double cli_nice_step(double range, int n)
 {
     double rough = range / n;
     double mag = pow(10.0, floor(log10(rough)));
@@ -242,7 +229,7 @@ static double nice_step(double range, int n)
 }
 
 /* Formats a tick value so that ticks step apart stay distinct and short. */
-static void fmt_tick(char *buf, size_t size, double v, double step)
+void cli_fmt_tick(char *buf, size_t size, double v, double step)
 {
     if (fabs(v) < step * 1e-9) v = 0.0; /* no "-0" */
     double mag = fmax(fabs(v), step);
@@ -327,14 +314,14 @@ static void band_at(const epoch_stats *es, int i, int clip01, double *lo, double
 
 /* Appends path data through the finite points of y (n, epoch e at index e), one subpath
  * per run of consecutive finite points; isolated points are left out. */
-static void sb_polyline(sbuf *b, const frame *f, const double *y, int n, size_t stride)
+static void sb_polyline(cli_sbuf *b, const frame *f, const double *y, int n, size_t stride)
 {
     for (int e = 0; e < n; e++) {
         if (!isfinite(y[e * stride])) continue;
         int next_ok = e + 1 < n && isfinite(y[(e + 1) * stride]);
         int prev_ok = e > 0 && isfinite(y[(e - 1) * stride]);
         if (!prev_ok && !next_ok) continue;
-        sb_printf(b, "%s%.1f %.1f", prev_ok ? " L" : " M", px(f, e + 1), py(f, y[e * stride]));
+        cli_sb_printf(b, "%s%.1f %.1f", prev_ok ? " L" : " M", px(f, e + 1), py(f, y[e * stride]));
     }
 }
 
@@ -346,7 +333,7 @@ static double dodge(int c, int n_configs, int last)
 }
 
 /* Draws the chart of history metric k into b as a standalone SVG document. */
-static void svg_chart(sbuf *b, const cli_results *r, int k, const epoch_stats *es)
+static void svg_chart(cli_sbuf *b, const cli_results *r, int k, const epoch_stats *es)
 {
     int C = r->n_configs, R = r->n_repeats, E = r->n_epochs, K = r->n_metrics;
     const char *name = r->metrics[k];
@@ -376,7 +363,7 @@ static void svg_chart(sbuf *b, const cli_results *r, int k, const epoch_stats *e
     /* layout: the legend takes the right-hand side, as wide as the longest label */
     int longest = 4;
     for (int c = 0; c < C; c++) {
-        int n = text_chars(r->labels[c]);
+        int n = cli_text_chars(r->labels[c]);
         if (n > longest) longest = n;
     }
     if (longest > 26) longest = 26;
@@ -392,7 +379,7 @@ static void svg_chart(sbuf *b, const cli_results *r, int k, const epoch_stats *e
         lo -= pad, hi += pad;
         if (clip01) lo = fmax(lo, 0.0), hi = fmin(hi, 1.0);
     }
-    double ystep = nice_step(hi - lo, 5);
+    double ystep = cli_nice_step(hi - lo, 5);
     f.y0 = floor(lo / ystep + 1e-9) * ystep;
     f.y1 = ceil(hi / ystep - 1e-9) * ystep;
     if (f.y1 <= f.y0) f.y1 = f.y0 + ystep;
@@ -401,66 +388,67 @@ static void svg_chart(sbuf *b, const cli_results *r, int k, const epoch_stats *e
     } else {
         f.x0 = 1.0, f.x1 = last;
     }
-    double xstep = last > 1 ? nice_step(last - 1.0, 8) : 1.0;
+    double xstep = last > 1 ? cli_nice_step(last - 1.0, 8) : 1.0;
     if (xstep < 1.0) xstep = 1.0;
 
-    sb_printf(b,
+    cli_sb_printf(b,
               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
               "viewBox=\"0 0 %d %d\" font-family=\"Helvetica, Arial, sans-serif\" "
               "font-size=\"12\" role=\"img\" aria-label=\"",
               CHART_W, CHART_H, CHART_W, CHART_H);
-    sb_esc(b, name);
-    sb_puts(b, " by epoch\">\n");
-    sb_puts(b, "<title>");
-    sb_esc(b, name);
-    sb_puts(b, "</title>\n");
-    sb_printf(b, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", CHART_W, CHART_H);
-    sb_printf(b, "<text x=\"%.1f\" y=\"22\" font-size=\"16\" font-weight=\"bold\">", f.left);
-    sb_esc(b, name);
-    sb_puts(b, "</text>\n");
-    sb_printf(b,
+    cli_sb_esc(b, name);
+    cli_sb_puts(b, " by epoch\">\n");
+    cli_sb_puts(b, "<title>");
+    cli_sb_esc(b, name);
+    cli_sb_puts(b, "</title>\n");
+    cli_sb_printf(b, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", CHART_W, CHART_H);
+    cli_sb_printf(b, "<text x=\"%.1f\" y=\"22\" font-size=\"16\" font-weight=\"bold\">", f.left);
+    cli_sb_esc(b, name);
+    cli_sb_puts(b, "</text>\n");
+    cli_sb_printf(b,
               "<text x=\"%.1f\" y=\"40\" font-size=\"11\" fill=\"#555555\">line: mean of %d "
               "repeat%s; band: mean " PM " std; thin lines: single runs</text>\n",
               f.left, R, R == 1 ? "" : "s");
 
     /* grid, ticks and tick labels */
     char tick[64];
-    sb_puts(b, "<g stroke=\"#e3e3e3\" stroke-width=\"1\">\n");
+    cli_sb_puts(b, "<g stroke=\"#e3e3e3\" stroke-width=\"1\">\n");
     int ny = (int)floor((f.y1 - f.y0) / ystep + 0.5);
     for (int i = 0; i <= ny; i++) {
         double y = py(&f, f.y0 + i * ystep);
-        sb_printf(b, "<path d=\"M%.1f %.1fH%.1f\"/>\n", f.left, y, f.right);
+        cli_sb_printf(b, "<path d=\"M%.1f %.1fH%.1f\"/>\n", f.left, y, f.right);
     }
-    sb_puts(b, "</g>\n<g fill=\"#333333\" text-anchor=\"end\">\n");
+    cli_sb_puts(b, "</g>\n<g fill=\"#333333\" text-anchor=\"end\">\n");
     for (int i = 0; i <= ny; i++) {
         double v = f.y0 + i * ystep;
-        fmt_tick(tick, sizeof tick, v, ystep);
-        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n", f.left - 6.0, py(&f, v) + 4.0,
+        cli_fmt_tick(tick, sizeof tick, v, ystep);
+        cli_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n", f.left - 6.0, py(&f, v) + 4.0,
                   tick);
     }
-    sb_puts(b, "</g>\n<g fill=\"#333333\" text-anchor=\"middle\">\n");
+    cli_sb_puts(b, "</g>\n<g fill=\"#333333\" text-anchor=\"middle\">\n");
     for (double e = 1.0; e <= last + 1e-9;) {
-        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\">%.0f</text>\n", px(&f, e), f.bottom + 17.0, e);
-        sb_printf(b, "<path d=\"M%.1f %.1fv5\" stroke=\"#333333\"/>\n", px(&f, e), f.bottom);
+        cli_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\">%.0f</text>\n", px(&f, e),
+                      f.bottom + 17.0, e);
+        cli_sb_printf(b, "<path d=\"M%.1f %.1fv5\" stroke=\"#333333\"/>\n", px(&f, e), f.bottom);
         e = e == 1.0 && xstep > 1.0 ? xstep : e + xstep;
     }
-    sb_puts(b, "</g>\n");
-    sb_printf(b,
+    cli_sb_puts(b, "</g>\n");
+    cli_sb_printf(b,
               "<path d=\"M%.1f %.1fV%.1fH%.1f\" fill=\"none\" stroke=\"#333333\"/>\n"
               "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" fill=\"#333333\">epoch</text>\n"
               "<text transform=\"translate(18 %.1f) rotate(-90)\" text-anchor=\"middle\" "
               "fill=\"#333333\">",
               f.left, f.top, f.bottom, f.right, 0.5 * (f.left + f.right), CHART_H - 14,
               0.5 * (f.top + f.bottom));
-    sb_esc(b, name);
-    sb_puts(b, "</text>\n");
+    cli_sb_esc(b, name);
+    cli_sb_puts(b, "</text>\n");
     if (last == 0)
-        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#555555\">"
+        cli_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#555555\">"
                   "no finite values</text>\n", 0.5 * (f.left + f.right), 0.5 * (f.top + f.bottom));
 
     /* bands under everything: mean -+ std over consecutive epochs, or an error bar for an
      * isolated epoch */
-    sb_puts(b, "<g class=\"bands\" stroke=\"none\" fill-opacity=\"0.16\">\n");
+    cli_sb_puts(b, "<g class=\"bands\" stroke=\"none\" fill-opacity=\"0.16\">\n");
     for (int c = 0; c < C && last > 0; c++) {
         const double *mean = es->mean + (size_t)c * E;
         for (int e = 0; e < last;) {
@@ -475,90 +463,92 @@ static void svg_chart(sbuf *b, const cli_results *r, int k, const epoch_stats *e
                 band_at(es, c * E + e, clip01, &blo, &bhi);
                 double x = px(&f, e + 1 + dodge(c, C, last));
                 if (bhi > blo)
-                    sb_printf(b, "<path d=\"M%.1f %.1fV%.1f\" stroke=\"%s\" stroke-width=\"6\" "
+                    cli_sb_printf(b, "<path d=\"M%.1f %.1fV%.1f\" stroke=\"%s\" stroke-width=\"6\" "
                               "stroke-opacity=\"0.3\"/>\n", x, py(&f, bhi), py(&f, blo),
-                              config_color(c));
+                              cli_config_color(c));
             } else {
-                sb_printf(b, "<path fill=\"%s\" d=\"", config_color(c));
+                cli_sb_printf(b, "<path fill=\"%s\" d=\"", cli_config_color(c));
                 for (int i = e; i <= end; i++) {
                     band_at(es, c * E + i, clip01, &blo, &bhi);
-                    sb_printf(b, "%s%.1f %.1f", i == e ? "M" : " L", px(&f, i + 1), py(&f, bhi));
+                    cli_sb_printf(b, "%s%.1f %.1f", i == e ? "M" : " L", px(&f, i + 1),
+                                  py(&f, bhi));
                 }
                 for (int i = end; i >= e; i--) {
                     band_at(es, c * E + i, clip01, &blo, &bhi);
-                    sb_printf(b, " L%.1f %.1f", px(&f, i + 1), py(&f, blo));
+                    cli_sb_printf(b, " L%.1f %.1f", px(&f, i + 1), py(&f, blo));
                 }
-                sb_puts(b, " Z\"/>\n");
+                cli_sb_puts(b, " Z\"/>\n");
             }
             e = end + 1;
         }
     }
-    sb_puts(b, "</g>\n");
+    cli_sb_puts(b, "</g>\n");
 
     /* individual runs, thin and faint */
-    sb_puts(b, "<g class=\"runs\" fill=\"none\" stroke-width=\"0.8\" stroke-opacity=\"0.35\">\n");
+    cli_sb_puts(b, "<g class=\"runs\" fill=\"none\" stroke-width=\"0.8\" "
+                   "stroke-opacity=\"0.35\">\n");
     for (int c = 0; c < C && last > 0; c++) {
         for (int rep = 0; rep < R; rep++) {
             const double *curve = r->curves + ((size_t)(c * R + rep) * K + k) * E;
-            sbuf d = {0};
+            cli_sbuf d = {0};
             sb_polyline(&d, &f, curve, last, 1);
             if (d.oom) b->oom = 1;
             if (d.len) {
-                sb_printf(b, "<path stroke=\"%s\"", config_color(c));
-                sb_dash(b, c);
-                sb_printf(b, " d=\"%s\"><title>", d.p + 1);
-                sb_esc(b, r->labels[c]);
-                sb_printf(b, ", repeat %d</title></path>\n", rep + 1);
+                cli_sb_printf(b, "<path stroke=\"%s\"", cli_config_color(c));
+                cli_sb_dash(b, c);
+                cli_sb_printf(b, " d=\"%s\"><title>", d.p + 1);
+                cli_sb_esc(b, r->labels[c]);
+                cli_sb_printf(b, ", repeat %d</title></path>\n", rep + 1);
             }
             free(d.p);
         }
     }
-    sb_puts(b, "</g>\n");
+    cli_sb_puts(b, "</g>\n");
 
     /* means on top; an isolated epoch becomes a dot */
-    sb_puts(b, "<g class=\"means\" fill=\"none\" stroke-width=\"2.2\" "
+    cli_sb_puts(b, "<g class=\"means\" fill=\"none\" stroke-width=\"2.2\" "
                "stroke-linejoin=\"round\">\n");
     for (int c = 0; c < C && last > 0; c++) {
         const double *mean = es->mean + (size_t)c * E;
-        sbuf d = {0};
+        cli_sbuf d = {0};
         sb_polyline(&d, &f, mean, last, 1);
         if (d.oom) b->oom = 1;
         if (d.len) {
-            sb_printf(b, "<path stroke=\"%s\"", config_color(c));
-            sb_dash(b, c);
-            sb_printf(b, " d=\"%s\"><title>", d.p + 1);
-            sb_esc(b, r->labels[c]);
-            sb_puts(b, "</title></path>\n");
+            cli_sb_printf(b, "<path stroke=\"%s\"", cli_config_color(c));
+            cli_sb_dash(b, c);
+            cli_sb_printf(b, " d=\"%s\"><title>", d.p + 1);
+            cli_sb_esc(b, r->labels[c]);
+            cli_sb_puts(b, "</title></path>\n");
         }
         free(d.p);
         for (int e = 0; e < last; e++) {
             int prev_ok = e > 0 && isfinite(mean[e - 1]);
             int next_ok = e + 1 < last && isfinite(mean[e + 1]);
             if (isfinite(mean[e]) && !prev_ok && !next_ok)
-                sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\" "
+                cli_sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\" "
                           "stroke=\"none\"/>\n", px(&f, e + 1 + dodge(c, C, last)), py(&f, mean[e]),
-                          config_color(c));
+                          cli_config_color(c));
         }
     }
-    sb_puts(b, "</g>\n");
+    cli_sb_puts(b, "</g>\n");
 
     /* legend: a sample of each line and the label, shortened if long (full in a tooltip) */
     double row = fmin(18.0, (CHART_H - f.top - 8.0) / C);
     double font = fmin(12.0, fmax(7.0, row - 3.0));
     double lx = CHART_W - legend_w;
-    sb_printf(b, "<g class=\"legend\" font-size=\"%.1f\">\n", font);
+    cli_sb_printf(b, "<g class=\"legend\" font-size=\"%.1f\">\n", font);
     for (int c = 0; c < C; c++) {
         double y = f.top + 6.0 + c * row;
-        sb_puts(b, "<g><title>");
-        sb_esc(b, r->labels[c]);
-        sb_printf(b, "</title><path d=\"M%.1f %.1fh26\" stroke=\"%s\" stroke-width=\"2.5\"",
-                  lx, y, config_color(c));
-        sb_dash(b, c);
-        sb_printf(b, "/><text x=\"%.1f\" y=\"%.1f\">", lx + 32.0, y + 0.35 * font);
-        sb_esc_n(b, r->labels[c], 26);
-        sb_puts(b, "</text></g>\n");
+        cli_sb_puts(b, "<g><title>");
+        cli_sb_esc(b, r->labels[c]);
+        cli_sb_printf(b, "</title><path d=\"M%.1f %.1fh26\" stroke=\"%s\" stroke-width=\"2.5\"",
+                  lx, y, cli_config_color(c));
+        cli_sb_dash(b, c);
+        cli_sb_printf(b, "/><text x=\"%.1f\" y=\"%.1f\">", lx + 32.0, y + 0.35 * font);
+        cli_sb_esc_n(b, r->labels[c], 26);
+        cli_sb_puts(b, "</text></g>\n");
     }
-    sb_puts(b, "</g>\n</svg>\n");
+    cli_sb_puts(b, "</g>\n</svg>\n");
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -588,49 +578,49 @@ static void chart_order(const cli_results *r, int *order)
             if ((strncmp(r->metrics[k], "val_", 4) == 0) == pass) order[n++] = k;
 }
 
-static void sb_num(sbuf *b, double x, const char *fmt)
+static void sb_num(cli_sbuf *b, double x, const char *fmt)
 {
     if (isnan(x))
-        sb_puts(b, NDASH);
+        cli_sb_puts(b, NDASH);
     else if (isinf(x))
-        sb_puts(b, x > 0 ? "&#8734;" : "&#8722;&#8734;");
+        cli_sb_puts(b, x > 0 ? "&#8734;" : "&#8722;&#8734;");
     else
-        sb_printf(b, fmt, x);
+        cli_sb_printf(b, fmt, x);
 }
 
 /* A table cell "mean ± std" over "[ci_low, ci_high]". */
-static void sb_stat_cell(sbuf *b, const cli_stat *st, int n_repeats, int sorted)
+static void sb_stat_cell(cli_sbuf *b, const cli_stat *st, int n_repeats, int sorted)
 {
-    sb_puts(b, sorted ? "<td class=\"num sorted\">" : "<td class=\"num\">");
+    cli_sb_puts(b, sorted ? "<td class=\"num sorted\">" : "<td class=\"num\">");
     if (st->n == 0) {
-        sb_puts(b, NDASH "</td>");
+        cli_sb_puts(b, NDASH "</td>");
         return;
     }
     sb_num(b, st->mean, "%.4g");
-    sb_puts(b, " " PM " ");
+    cli_sb_puts(b, " " PM " ");
     sb_num(b, st->std, "%.2g");
-    if (st->n < n_repeats) sb_printf(b, " <span class=\"n\">(n=%d)</span>", st->n);
-    sb_puts(b, "<br><span class=\"ci\">");
+    if (st->n < n_repeats) cli_sb_printf(b, " <span class=\"n\">(n=%d)</span>", st->n);
+    cli_sb_puts(b, "<br><span class=\"ci\">");
     if (st->n == 1) {
-        sb_puts(b, "no CI from one run");
+        cli_sb_puts(b, "no CI from one run");
     } else {
-        sb_puts(b, "[");
+        cli_sb_puts(b, "[");
         sb_num(b, st->ci_low, "%.3g");
-        sb_puts(b, ", ");
+        cli_sb_puts(b, ", ");
         sb_num(b, st->ci_high, "%.3g");
-        sb_puts(b, "]");
+        cli_sb_puts(b, "]");
     }
-    sb_puts(b, "</span></td>");
+    cli_sb_puts(b, "</span></td>");
 }
 
 /* A small sample of configuration c's line, as used in the charts' legends. */
-static void sb_swatch(sbuf *b, int c)
+void cli_sb_swatch(cli_sbuf *b, int c)
 {
-    sb_printf(b, "<svg class=\"sw\" width=\"26\" height=\"10\" viewBox=\"0 0 26 10\" "
+    cli_sb_printf(b, "<svg class=\"sw\" width=\"26\" height=\"10\" viewBox=\"0 0 26 10\" "
               "aria-hidden=\"true\"><path d=\"M1 5H25\" stroke=\"%s\" stroke-width=\"2.5\"",
-              config_color(c));
-    sb_dash(b, c);
-    sb_puts(b, "/></svg>");
+              cli_config_color(c));
+    cli_sb_dash(b, c);
+    cli_sb_puts(b, "/></svg>");
 }
 
 typedef struct {
@@ -698,13 +688,13 @@ static const char *const css =
 
 /* "kernel_initializer (zeros, he_normal, ...)" for each varied setting: values in order
  * of first appearance. */
-static void sb_varied(sbuf *b, const cli_results *r)
+static void sb_varied(cli_sbuf *b, const cli_results *r)
 {
     for (int v = 0; v < r->n_vary; v++) {
-        if (v) sb_puts(b, v + 1 == r->n_vary ? " and " : ", ");
-        sb_puts(b, "<code>");
-        sb_esc(b, r->vary_names[v]);
-        sb_puts(b, "</code> (");
+        if (v) cli_sb_puts(b, v + 1 == r->n_vary ? " and " : ", ");
+        cli_sb_puts(b, "<code>");
+        cli_sb_esc(b, r->vary_names[v]);
+        cli_sb_puts(b, "</code> (");
         int shown = 0;
         for (int c = 0; c < r->n_configs; c++) {
             const char *val = r->values[c * r->n_vary + v];
@@ -712,177 +702,182 @@ static void sb_varied(sbuf *b, const cli_results *r)
             for (int c2 = 0; c2 < c && !seen; c2++)
                 seen = strcmp(r->values[c2 * r->n_vary + v], val) == 0;
             if (seen) continue;
-            if (shown++) sb_puts(b, ", ");
-            sb_esc(b, val);
+            if (shown++) cli_sb_puts(b, ", ");
+            cli_sb_esc(b, val);
         }
-        sb_puts(b, ")");
+        cli_sb_puts(b, ")");
     }
 }
 
-static void html_report(sbuf *b, const cli_results *r, const cli_summary *s,
+/* diag_html and rec_html: the diagnostics and recorded outputs sections, or NULL */
+static void html_report(cli_sbuf *b, const cli_results *r, const cli_summary *s,
                         const sort_ctx *sort, const int *order, const int *charts,
-                        char *const *svgs)
+                        char *const *svgs, const char *diag_html, const char *rec_html)
 {
     int C = r->n_configs, R = r->n_repeats;
     int target = r->target_metric != NULL && r->epochs_to_target != NULL;
 
-    sb_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    cli_sb_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                "<title>descent sweep");
     if (r->n_vary > 0) {
-        sb_puts(b, ": ");
+        cli_sb_puts(b, ": ");
         for (int v = 0; v < r->n_vary; v++) {
-            if (v) sb_puts(b, " \xc3\x97 ");
-            sb_esc(b, r->vary_names[v]);
+            if (v) cli_sb_puts(b, " \xc3\x97 ");
+            cli_sb_esc(b, r->vary_names[v]);
         }
     }
-    sb_printf(b, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n", css);
+    cli_sb_printf(b, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n", css);
 
     /* title and description */
-    sb_puts(b, "<h1>Sweep");
+    cli_sb_puts(b, "<h1>Sweep");
     if (r->n_vary > 0) {
-        sb_puts(b, " over ");
+        cli_sb_puts(b, " over ");
         for (int v = 0; v < r->n_vary; v++) {
-            if (v) sb_puts(b, " \xc3\x97 ");
-            sb_esc(b, r->vary_names[v]);
+            if (v) cli_sb_puts(b, " \xc3\x97 ");
+            cli_sb_esc(b, r->vary_names[v]);
         }
     }
-    sb_puts(b, "</h1>\n<p class=\"lead\">");
-    sb_printf(b, "<code>descent sweep</code> trained %d configuration%s", C, C == 1 ? "" : "s");
+    cli_sb_puts(b, "</h1>\n<p class=\"lead\">");
+    cli_sb_printf(b, "<code>descent sweep</code> trained %d configuration%s", C, C == 1 ? "" : "s");
     if (r->n_vary > 0) {
-        sb_puts(b, ", varying ");
+        cli_sb_puts(b, ", varying ");
         sb_varied(b, r);
-        sb_puts(b, ",");
+        cli_sb_puts(b, ",");
     }
-    sb_printf(b, " %d time%s each with different seeds (%d runs of up to %d epoch%s). ", R,
+    cli_sb_printf(b, " %d time%s each with different seeds (%d runs of up to %d epoch%s). ", R,
               R == 1 ? "" : "s", C * R, r->n_epochs, r->n_epochs == 1 ? "" : "s");
     if (r->paired)
-        sb_printf(b, "Seeds are paired: repeat <i>i</i> uses the same seed in every "
+        cli_sb_printf(b, "Seeds are paired: repeat <i>i</i> uses the same seed in every "
                   "configuration (derived from base seed %" PRIu64 "), so configurations are "
                   "compared on the same random draws. ", r->base_seed);
     else
-        sb_printf(b, "Seeds are not paired: every run has its own seed (derived from base seed "
+        cli_sb_printf(b, "Seeds are not paired: every run has its own seed (derived from base seed "
                   "%" PRIu64 "). ", r->base_seed);
     if (target) {
-        sb_puts(b, "The target is <code>");
-        sb_esc(b, r->target_metric);
-        sb_printf(b, "</code> &#8805; %g; <em>epochs to target</em> is the median over the "
+        cli_sb_puts(b, "The target is <code>");
+        cli_sb_esc(b, r->target_metric);
+        cli_sb_printf(b, "</code> &#8805; %g; <em>epochs to target</em> is the median over the "
                   "runs that reached it. ", r->target_accuracy);
     }
-    sb_puts(b, "Final values are each run's last finite epoch; intervals are 95% confidence "
+    cli_sb_puts(b, "Final values are each run's last finite epoch; intervals are 95% confidence "
                "intervals of the mean (Student's t).</p>\n");
 
     /* the summary table */
-    sb_puts(b, "<h2>Summary</h2>\n<div class=\"wide\">\n<table>\n<thead>\n"
+    cli_sb_puts(b, "<h2>Summary</h2>\n<div class=\"wide\">\n<table>\n<thead>\n"
                "<tr><th>#</th><th>configuration</th>");
     for (int k = 0; k < r->n_metrics + r->n_test; k++) {
         int is_test = k >= r->n_metrics, m = is_test ? k - r->n_metrics : k;
         int sorted = sort->k == m && sort->is_test == is_test;
-        sb_puts(b, sorted ? "<th class=\"sorted\">" : "<th>");
-        sb_puts(b, is_test ? "test " : "final ");
-        sb_esc(b, is_test ? r->test_metrics[m] : r->metrics[m]);
-        if (sorted) sb_puts(b, sort->descending ? " &#9660;" : " &#9650;");
-        sb_puts(b, "</th>");
+        cli_sb_puts(b, sorted ? "<th class=\"sorted\">" : "<th>");
+        cli_sb_puts(b, is_test ? "test " : "final ");
+        cli_sb_esc(b, is_test ? r->test_metrics[m] : r->metrics[m]);
+        if (sorted) cli_sb_puts(b, sort->descending ? " &#9660;" : " &#9650;");
+        cli_sb_puts(b, "</th>");
     }
-    if (target) sb_puts(b, "<th>epochs to target<br>(median)</th><th>never reached</th>");
-    sb_puts(b, "<th>stalls</th><th>restarts</th><th>diverged</th></tr>\n</thead>\n<tbody>\n");
+    if (target) cli_sb_puts(b, "<th>epochs to target<br>(median)</th><th>never reached</th>");
+    cli_sb_puts(b, "<th>stalls</th><th>restarts</th><th>diverged</th></tr>\n</thead>\n<tbody>\n");
     for (int i = 0; i < C; i++) {
         int c = order[i];
         const cli_summary *x = &s[c];
-        sb_printf(b, "<tr%s><td class=\"num\">%d</td><td class=\"label\">",
+        cli_sb_printf(b, "<tr%s><td class=\"num\">%d</td><td class=\"label\">",
                   i == 0 && sort->k >= 0 && C > 1 ? " class=\"best\"" : "", i + 1);
-        sb_swatch(b, c);
-        sb_esc(b, r->labels[c]);
-        sb_puts(b, "</td>");
+        cli_sb_swatch(b, c);
+        cli_sb_esc(b, r->labels[c]);
+        cli_sb_puts(b, "</td>");
         for (int k = 0; k < r->n_metrics; k++)
             sb_stat_cell(b, &x->final[k], R, !sort->is_test && sort->k == k);
         for (int k = 0; k < r->n_test; k++)
             sb_stat_cell(b, &x->test[k], R, sort->is_test && sort->k == k);
         if (target) {
-            sb_puts(b, "<td class=\"num\">");
+            cli_sb_puts(b, "<td class=\"num\">");
             sb_num(b, x->median_epochs_to_target, "%g");
-            sb_printf(b, "</td><td class=\"num\">%d / %d</td>", x->never_reached, R);
+            cli_sb_printf(b, "</td><td class=\"num\">%d / %d</td>", x->never_reached, R);
         }
-        sb_printf(b, "<td class=\"num\">%d</td><td class=\"num\">%d</td>"
+        cli_sb_printf(b, "<td class=\"num\">%d</td><td class=\"num\">%d</td>"
                   "<td class=\"num\">%d</td></tr>\n", x->stalls, x->restarts, x->diverged);
     }
-    sb_puts(b, "</tbody>\n</table>\n</div>\n<p class=\"note\">");
+    cli_sb_puts(b, "</tbody>\n</table>\n</div>\n<p class=\"note\">");
     if (sort->k >= 0) {
-        sb_puts(b, "Sorted by the mean of <code>");
-        if (sort->is_test) sb_puts(b, "test_");
-        sb_esc(b, sort->is_test ? r->test_metrics[sort->k] : r->metrics[sort->k]);
-        sb_printf(b, "</code>, %s first. ", sort->descending ? "highest" : "lowest");
+        cli_sb_puts(b, "Sorted by the mean of <code>");
+        if (sort->is_test) cli_sb_puts(b, "test_");
+        cli_sb_esc(b, sort->is_test ? r->test_metrics[sort->k] : r->metrics[sort->k]);
+        cli_sb_printf(b, "</code>, %s first. ", sort->descending ? "highest" : "lowest");
     } else {
-        sb_puts(b, "In configuration order. ");
+        cli_sb_puts(b, "In configuration order. ");
     }
-    sb_puts(b, "Each cell: mean " PM " sample std over repeats, below it [the 95% confidence "
+    cli_sb_puts(b, "Each cell: mean " PM " sample std over repeats, below it [the 95% confidence "
                "interval of the mean]; (n=&#8230;) when fewer runs had a value. Stalls and "
                "diverged count runs whose final attempt stalled or diverged; restarts are "
                "summed over runs.</p>\n");
+    cli_report_stalls(b, r);
 
     /* charts */
-    sb_puts(b, "<h2>Training curves</h2>\n");
+    cli_sb_puts(b, "<h2>Training curves</h2>\n");
     if (r->n_metrics > 0 && r->n_epochs > 0)
-        sb_puts(b, "<input type=\"checkbox\" id=\"show-runs\" checked> "
+        cli_sb_puts(b, "<input type=\"checkbox\" id=\"show-runs\" checked> "
                    "<label for=\"show-runs\">show the individual runs</label>\n");
-    sb_puts(b, "<div class=\"charts\">\n");
+    cli_sb_puts(b, "<div class=\"charts\">\n");
     for (int i = 0; i < r->n_metrics && r->n_epochs > 0; i++) {
         char file[300];
         chart_file(file, sizeof file, r->metrics[charts[i]]);
-        sb_puts(b, "<figure>\n");
-        sb_puts(b, svgs[i]);
-        sb_puts(b, "<figcaption><a href=\"");
-        sb_esc(b, file);
-        sb_puts(b, "\">");
-        sb_esc(b, file);
-        sb_puts(b, "</a></figcaption>\n</figure>\n");
+        cli_sb_puts(b, "<figure>\n");
+        cli_sb_puts(b, svgs[i]);
+        cli_sb_puts(b, "<figcaption><a href=\"");
+        cli_sb_esc(b, file);
+        cli_sb_puts(b, "\">");
+        cli_sb_esc(b, file);
+        cli_sb_puts(b, "</a></figcaption>\n</figure>\n");
     }
-    sb_puts(b, "</div>\n");
-    if (r->n_metrics == 0 || r->n_epochs == 0) sb_puts(b, "<p>No per-epoch history.</p>\n");
+    cli_sb_puts(b, "</div>\n");
+    if (r->n_metrics == 0 || r->n_epochs == 0) cli_sb_puts(b, "<p>No per-epoch history.</p>\n");
+    if (diag_html) cli_sb_puts(b, diag_html);
+    if (rec_html) cli_sb_puts(b, rec_html);
 
     /* provenance */
-    sb_puts(b, "<h2>How this was made</h2>\n<h3>Command</h3>\n<pre><code>");
-    sb_esc(b, r->command ? r->command : "(not recorded)");
-    sb_puts(b, "</code></pre>\n");
+    cli_sb_puts(b, "<h2>How this was made</h2>\n<h3>Command</h3>\n<pre><code>");
+    cli_sb_esc(b, r->command ? r->command : "(not recorded)");
+    cli_sb_puts(b, "</code></pre>\n");
     if (r->experiment) {
-        sb_puts(b, "<h3>Experiment file</h3>\n<pre>");
-        sb_esc(b, r->experiment);
-        sb_puts(b, "</pre>\n");
+        cli_sb_puts(b, "<h3>Experiment file</h3>\n<pre>");
+        cli_sb_esc(b, r->experiment);
+        cli_sb_puts(b, "</pre>\n");
     }
     if (r->settings) {
-        sb_puts(b, "<h3>Settings</h3>\n<pre>");
-        sb_esc(b, r->settings);
-        sb_puts(b, "</pre>\n");
+        cli_sb_puts(b, "<h3>Settings</h3>\n<pre>");
+        cli_sb_esc(b, r->settings);
+        cli_sb_puts(b, "</pre>\n");
     }
     if (r->seeds) {
-        sb_printf(b, "<h3>Seeds</h3>\n<details>\n<summary>the seed of each of the %d runs"
+        cli_sb_printf(b, "<h3>Seeds</h3>\n<details>\n<summary>the seed of each of the %d runs"
                   "%s</summary>\n<div class=\"wide\">\n<table>\n<thead>\n"
                   "<tr><th>configuration</th>",
                   C * R, r->restarts ? " (after restarts)" : "");
-        for (int rep = 0; rep < R; rep++) sb_printf(b, "<th>repeat %d</th>", rep + 1);
-        sb_puts(b, "</tr>\n</thead>\n<tbody>\n");
+        for (int rep = 0; rep < R; rep++) cli_sb_printf(b, "<th>repeat %d</th>", rep + 1);
+        cli_sb_puts(b, "</tr>\n</thead>\n<tbody>\n");
         for (int c = 0; c < C; c++) {
-            sb_puts(b, "<tr><td>");
-            sb_esc(b, r->labels[c]);
-            sb_puts(b, "</td>");
+            cli_sb_puts(b, "<tr><td>");
+            cli_sb_esc(b, r->labels[c]);
+            cli_sb_puts(b, "</td>");
             for (int rep = 0; rep < R; rep++) {
                 int run = c * R + rep;
-                sb_printf(b, "<td class=\"num\">%" PRIu64, r->seeds[run]);
+                cli_sb_printf(b, "<td class=\"num\">%" PRIu64, r->seeds[run]);
                 if (r->restarts && r->restarts[run] > 0)
-                    sb_printf(b, " <span class=\"n\">(%d restart%s)</span>", r->restarts[run],
+                    cli_sb_printf(b, " <span class=\"n\">(%d restart%s)</span>", r->restarts[run],
                               r->restarts[run] == 1 ? "" : "s");
-                if (r->stalled && r->stalled[run]) sb_puts(b, " <span class=\"n\">stalled</span>");
+                if (r->stalled && r->stalled[run])
+                    cli_sb_puts(b, " <span class=\"n\">stalled</span>");
                 if (r->diverged && r->diverged[run])
-                    sb_puts(b, " <span class=\"n\">diverged</span>");
-                sb_puts(b, "</td>");
+                    cli_sb_puts(b, " <span class=\"n\">diverged</span>");
+                cli_sb_puts(b, "</td>");
             }
-            sb_puts(b, "</tr>\n");
+            cli_sb_puts(b, "</tr>\n");
         }
-        sb_puts(b, "</tbody>\n</table>\n</div>\n</details>\n");
+        cli_sb_puts(b, "</tbody>\n</table>\n</div>\n</details>\n");
     }
-    sb_puts(b, "<p class=\"note\">Written by descent ");
-    sb_esc(b, ds_version());
-    sb_puts(b, ".</p>\n</main>\n</body>\n</html>\n");
+    cli_sb_puts(b, "<p class=\"note\">Written by descent ");
+    cli_sb_esc(b, ds_version());
+    cli_sb_puts(b, ".</p>\n</main>\n</body>\n</html>\n");
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -896,7 +891,8 @@ static char *join_path(const char *dir, const char *name)
     return p;
 }
 
-static ds_status write_text(const char *dir, const char *name, const sbuf *b, ds_error *err)
+ds_status cli_report_write(const char *dir, const char *name, const cli_sbuf *b,
+                           ds_error *err)
 {
     if (b->oom) return cli_fail_status(err, DS_ERR_NOMEM, "report: out of memory writing %s", name);
     char *path = join_path(dir, name);
@@ -929,6 +925,12 @@ static ds_status check_inputs(const cli_results *r, const cli_summary *s, const 
         if (!r->metrics[k]) return cli_fail_status(err, DS_ERR_ARG, "report: history metric %d unnamed", k);
     for (int k = 0; k < r->n_test; k++)
         if (!r->test_metrics[k]) return cli_fail_status(err, DS_ERR_ARG, "report: test metric %d unnamed", k);
+    if (r->n_diag_layers < 0 || (r->n_diag_layers > 0 && r->n_epochs > 0 && !r->diag))
+        return cli_fail_status(err, DS_ERR_ARG, "report: %d diagnosed layers without values",
+                               r->n_diag_layers);
+    if (cli_report_has_rec(r) && (r->n_classes < 0 || (r->n_classes > 0 && !r->probe_labels)))
+        return cli_fail_status(err, DS_ERR_ARG, "report: recorded outputs with %d classes "
+                               "and no labels", r->n_classes);
     return DS_OK;
 }
 
@@ -955,7 +957,7 @@ ds_status cli_write_report(const cli_results *r, const cli_summary *s, const cha
     int *order = malloc((size_t)C * sizeof *order);
     int charts[CLI_MAX_METRICS];
     char *svgs[CLI_MAX_METRICS] = {0};
-    sbuf html = {0};
+    cli_sbuf html = {0};
     if (!order) return cli_fail_status(err, DS_ERR_NOMEM, "report: out of memory");
     for (int c = 0; c < C; c++) order[c] = c;
     if (sort.k >= 0) sort_configs(&sort, order, C);
@@ -963,23 +965,30 @@ ds_status cli_write_report(const cli_results *r, const cli_summary *s, const cha
 
     for (int i = 0; i < K && r->n_epochs > 0 && !st; i++) {
         epoch_stats es = {0};
-        sbuf svg = {0};
+        cli_sbuf svg = {0};
         if (!epoch_stats_compute(r, charts[i], &es)) {
             st = cli_fail_status(err, DS_ERR_NOMEM, "report: out of memory");
         } else {
             svg_chart(&svg, r, charts[i], &es);
             char file[300];
             chart_file(file, sizeof file, r->metrics[charts[i]]);
-            st = write_text(dir, file, &svg, err);
+            st = cli_report_write(dir, file, &svg, err);
         }
         epoch_stats_free(&es);
         svgs[i] = svg.p;
     }
+    cli_sbuf diag_html = {0}, rec_html = {0};
+    if (!st) st = cli_report_diag(r, dir, &diag_html, err);
+    if (!st) st = cli_report_layer_outputs(r, dir, &rec_html, err);
+    if (!st && (diag_html.oom || rec_html.oom))
+        st = cli_fail_status(err, DS_ERR_NOMEM, "report: out of memory");
     if (!st) {
-        html_report(&html, r, s, &sort, order, charts, svgs);
-        st = write_text(dir, "report.html", &html, err);
+        html_report(&html, r, s, &sort, order, charts, svgs, diag_html.p, rec_html.p);
+        st = cli_report_write(dir, "report.html", &html, err);
     }
     free(html.p);
+    free(diag_html.p);
+    free(rec_html.p);
     for (int i = 0; i < K; i++) free(svgs[i]);
     free(order);
     return st;

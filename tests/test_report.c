@@ -3,8 +3,10 @@
  * Student-t intervals against values worked out by hand (quantiles from the t table,
  * cross-checked with mpmath), the summary of a synthetic sweep, summary.csv
  * read back, and report.html / the SVG charts checked as text (escaping, no network
- * references, one line per configuration). Outputs go to a mkdtemp directory that is
- * removed at the end.
+ * references, one line per configuration); the per-layer diagnostics, stall reasons and
+ * recorded layer outputs of a synthetic sweep with zeros and NaN in it, and a report
+ * without them byte for byte the same as before. Outputs go to a mkdtemp directory that
+ * is removed at the end.
  */
 #include <dirent.h>
 #include <math.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "../cli/report.h"
+#include "../cli/report_int.h"
 #include "../cli/stats.h"
 #include "harness.h"
 
@@ -208,6 +211,116 @@ static void sweep_main(sweep *s)
     r->restarts[4] = 2;
     r->restarts[5] = 1;
     r->diverged[7] = 1;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* the same sweep with diagnostics of up to 4 layers (configuration 2 has 3), stall
+ * reasons and recorded outputs of layer 2 on 30 probe rows of 2 classes. Configuration 0
+ * is zeros-initialized: zero kernels and outputs, no update ratio. Run (1, 2) stopped one
+ * epoch early; configuration 2's recording stops two epochs early. */
+
+typedef struct {
+    char *names[3 * 4];
+    char *reasons[3 * 3]; /* up to 3 configurations x 3 repeats */
+    char *classes[2];
+    double *diag, *rec, *acc;
+    int labels[30];
+} layers;
+
+static double f_diag(int c, int rep, int l, int q, int e)
+{
+    const int hidden_relu = l < 2;
+    switch (q) {
+    case 0: return c == 0 ? 0.0 : (1 + 0.1 * rep) * (l + 1) * (1 + 0.2 * e) * (c == 2 ? 10 : 1);
+    case 1: return c == 0 ? 0.0 : pow(10.0, l - 4) * (1 + 0.1 * rep); /* vanishing */
+    case 2: return c == 0 || e == 0 ? D_NAN : 0.1 / (e + 1);
+    case 3: return 0.1 * l - 0.05 * c + 0.01 * rep;
+    case 4: return c == 0 ? 0.0 : 0.5 + 0.1 * l;
+    case 5: return hidden_relu ? D_NAN : 0.2 * l + 0.05 * rep;
+    default: return hidden_relu ? 0.1 * c + 0.05 * e : D_NAN;
+    }
+}
+
+static void layers_add(layers *ly, sweep *sw)
+{
+    cli_results *r = &sw->r;
+    int C = r->n_configs, R = r->n_repeats, E = r->n_epochs, L = 4, P = 30;
+    static const char *const names[4] = {"dense_1 (relu)", "dense_2 (relu)", "dense_3 (tanh)",
+                                         "dense_4 (sigmoid)"};
+    memset(ly, 0, sizeof *ly);
+    r->n_diag_layers = L;
+    ly->diag = malloc((size_t)C * R * L * CLI_N_DIAG * E * sizeof *ly->diag);
+    for (int c = 0; c < C; c++) {
+        for (int l = 0; l < L; l++) {
+            int exists = c != 2 || l < 3;
+            ly->names[c * L + l] = !exists ? NULL
+                                   : c == 2 && l == 2 ? "dense_3 (sigmoid)"
+                                                      : (char *)names[l];
+            for (int rep = 0; rep < R; rep++)
+                for (int q = 0; q < CLI_N_DIAG; q++)
+                    for (int e = 0; e < E; e++) {
+                        int stopped = c == 1 && rep == 2 && e == E - 1;
+                        ly->diag[((((size_t)c * R + rep) * L + l) * CLI_N_DIAG + q) * E + e] =
+                            exists && !stopped ? f_diag(c, rep, l, q, e) : D_NAN;
+                    }
+        }
+    }
+    r->diag = ly->diag;
+    r->diag_layer_names = ly->names;
+
+    /* stalls: two runs of configuration 1 for a reason that needs escaping, one of
+     * configuration 2 without a reason */
+    ly->reasons[R] = ly->reasons[2 * R - 1] = "all relu units dead in dense_1 <&>";
+    r->stall_reasons = ly->reasons;
+    r->stalled[R] = r->stalled[2 * R - 1] = r->stalled[2 * R + 1] = 1;
+
+    r->record_layer = 1;
+    r->n_probe = P;
+    r->record_pca = 1;
+    ly->rec = malloc((size_t)C * E * P * 2 * sizeof *ly->rec);
+    ly->acc = malloc((size_t)C * E * sizeof *ly->acc);
+    for (int p = 0; p < P; p++) ly->labels[p] = p % 2;
+    for (int c = 0; c < C; c++) {
+        for (int e = 0; e < E; e++) {
+            int reached = c != 2 || e < E - 2;
+            ly->acc[c * E + e] = reached ? 0.5 + 0.08 * e : D_NAN;
+            for (int p = 0; p < P; p++) {
+                double *pt = ly->rec + (((size_t)c * E + e) * P + p) * 2;
+                pt[0] = reached ? (2 * (p % 2) - 1) * 0.3 * (e + 1) + 0.1 * sin(p) : D_NAN;
+                pt[1] = reached ? 0.05 * p / P + c : D_NAN;
+            }
+        }
+    }
+    r->rec = ly->rec;
+    r->rec_accuracy = ly->acc;
+    r->probe_labels = ly->labels;
+    ly->classes[0] = "a<&>b";
+    ly->classes[1] = "genuine";
+    r->class_names = ly->classes;
+    r->n_classes = 2;
+}
+
+static void layers_clear(cli_results *r)
+{
+    r->n_diag_layers = 0;
+    r->diag = NULL;
+    r->diag_layer_names = NULL;
+    r->stall_reasons = NULL;
+    r->record_layer = -1;
+    r->n_probe = 0;
+    r->record_pca = 0;
+    r->rec = NULL;
+    r->rec_accuracy = NULL;
+    r->probe_labels = NULL;
+    r->class_names = NULL;
+    r->n_classes = 0;
+}
+
+static void layers_free(layers *ly)
+{
+    free(ly->diag);
+    free(ly->rec);
+    free(ly->acc);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -596,6 +709,397 @@ static void test_report_edge_cases(void)
     sweep_free(&sw);
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* diagnostics, stall reasons, recorded layer outputs */
+
+/* Checks the framing every SVG file shares; returns its text (free it) or NULL. */
+static char *svg_framed(const char *dir, const char *name)
+{
+    char *svg = read_in(dir, name);
+    CHECK(svg != NULL, "%s written", name);
+    if (!svg) return NULL;
+    size_t n = strlen(svg);
+    CHECK(strncmp(svg, "<svg", 4) == 0, "%s starts with <svg", name);
+    CHECK(n > 7 && strcmp(svg + n - 7, "</svg>\n") == 0, "%s ends with </svg>", name);
+    CHECK(only_svg_namespace(svg), "%s: no other URIs", name);
+    CHECK(count_str(svg, "<svg") == 1 && count_str(svg, "</svg>") == 1, "%s: one root", name);
+    CHECK(count_str(svg, "<g") == count_str(svg, "</g>"), "%s: balanced groups", name);
+    CHECK(count_str(svg, "<text") == count_str(svg, "</text>"), "%s: balanced text", name);
+    CHECK(strstr(svg, "nan") == NULL && strstr(svg, "inf") == NULL, "%s: finite numbers",
+          name);
+    CHECK(strstr(svg, "<script") == NULL, "%s: no script", name);
+    return svg;
+}
+
+static int file_exists(const char *dir, const char *name)
+{
+    char *text = read_in(dir, name);
+    free(text);
+    return text != NULL;
+}
+
+/* Cuts every "<section id=...>...</section>\n" out of html (in place). */
+static void strip_sections(char *html)
+{
+    char *p;
+    while ((p = strstr(html, "<section id=")) != NULL) {
+        char *end = strstr(p, "</section>\n");
+        if (!end) return;
+        end += strlen("</section>\n");
+        memmove(p, end, strlen(end) + 1);
+    }
+}
+
+static void test_pick_epochs(void)
+{
+    int sel[25];
+    CHECK(cli_report_pick_epochs(6, sel) == 6 && sel[0] == 0 && sel[5] == 5, "all of 6");
+    CHECK(cli_report_pick_epochs(25, sel) == 25 && sel[24] == 24, "all of 25");
+    CHECK(cli_report_pick_epochs(0, sel) == 0, "none");
+    const int ns[4] = {26, 40, 100, 1001};
+    for (int i = 0; i < 4; i++) {
+        int n = cli_report_pick_epochs(ns[i], sel);
+        CHECK(n == 25, "25 of %d", ns[i]);
+        CHECK(sel[0] == 0 && sel[24] == ns[i] - 1, "first and last of %d", ns[i]);
+        int increasing = 1;
+        for (int j = 1; j < 25; j++) increasing &= sel[j] > sel[j - 1];
+        CHECK(increasing, "distinct and in order for %d", ns[i]);
+    }
+    cli_report_pick_epochs(100, sel); /* round(j * 99 / 24) */
+    CHECK(sel[1] == 4 && sel[12] == 50 && sel[23] == 95, "%d %d %d", sel[1], sel[12], sel[23]);
+}
+
+static void test_report_diagnostics(void)
+{
+    static const char *const labels[3] = {"zeros", "he_normal", "glorot_uniform"};
+    sweep sw;
+    layers ly;
+    sweep_make(&sw, 3, 3, 4, labels);
+    layers_add(&ly, &sw);
+    cli_results *r = &sw.r;
+    cli_summary s[3];
+    ds_error err = {0};
+    char dir[] = "/tmp/descent_report_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    CHECK(cli_summarize(r, s, &err) == DS_OK, "%s", err.message);
+    CHECK(cli_write_report(r, s, dir, NULL, &err) == DS_OK, "%s", err.message);
+
+    /* one mean line per configuration with values: zeros has no positive norm, gradient
+     * or update ratio to draw on a log axis */
+    const int lines[CLI_N_DIAG] = {2, 2, 2, 3, 3, 3, 3};
+    for (int q = 0; q < CLI_N_DIAG; q++) {
+        char name[64];
+        snprintf(name, sizeof name, "diag_%s.svg", cli_diag_names[q]);
+        char *svg = svg_framed(dir, name);
+        if (!svg) continue;
+        int n = count_str(svg, "</title></path>");
+        CHECK(n == lines[q], "%s: %d lines, want %d", name, n, lines[q]);
+        for (int c = 0; c < 3 && lines[q] == 3; c++) {
+            char want[64];
+            snprintf(want, sizeof want, "><title>%s</title></path>", labels[c]);
+            CHECK(strstr(svg, want) != NULL, "%s: the line of %s", name, labels[c]);
+        }
+        /* layers 1 and 2 are named alike everywhere, layer 3 is not */
+        CHECK(strstr(svg, ">dense_1 (relu)</text>") != NULL, "%s: layer 1 named", name);
+        CHECK(strstr(svg, ">dense_3 (") == NULL, "%s: layer 3 unnamed", name);
+        if (q <= 2) {
+            CHECK(strstr(svg, "log scale") != NULL, "%s: log scale", name);
+            CHECK(strstr(svg, "zeros <tspan fill=\"#777777\">(all 0)</tspan>") != NULL ||
+                      q == 2,
+                  "%s: zeros marked all 0 in the legend", name);
+        }
+        if (q == 1) {
+            /* 10^-4 .. 10^-1 (times up to 1.2) over 4 layers: ticks at every decade */
+            CHECK(strstr(svg, ">1e-4</text>") != NULL && strstr(svg, ">1</text>") != NULL,
+                  "grad_norm: decade ticks");
+            CHECK(count_str(svg, "<polygon") == 4, "grad_norm: a triangle per zero layer: %d",
+                  count_str(svg, "<polygon"));
+        }
+        if (q >= 5) CHECK(strstr(svg, ">0.2</text>") != NULL, "%s: [0, 1] axis", name);
+        free(svg);
+    }
+    char *grid = svg_framed(dir, "diag_epochs.svg");
+    if (grid) {
+        /* all 7 diagnostics have values; 3 columns */
+        CHECK(count_str(grid, "fill=\"#f7f7f7\"") == 7 * 3, "7 x 3 cells: %d",
+              count_str(grid, "fill=\"#f7f7f7\""));
+        CHECK(strstr(grid, ">all 0</text>") != NULL, "zero cells say so");
+        free(grid);
+    }
+
+    char *html = read_in(dir, "report.html");
+    CHECK(html != NULL, "report.html");
+    if (html) {
+        CHECK(only_svg_namespace(html), "no network references");
+        CHECK(strstr(html, "<script") == NULL, "no script");
+        CHECK(count_str(html, "<section id=\"diagnostics\">") == 1, "diagnostics section");
+        for (int q = 0; q < CLI_N_DIAG; q++) {
+            char want[64];
+            snprintf(want, sizeof want, "href=\"diag_%s.svg\"", cli_diag_names[q]);
+            CHECK(strstr(html, want) != NULL, "%s linked", want);
+        }
+        CHECK(count_str(html, "<svg xmlns") == 4 + 7 + 1 + 3, "charts inlined: %d",
+              count_str(html, "<svg xmlns"));
+        /* stall reasons below the summary, escaped, counted */
+        const char *stalls = strstr(html, "<section id=\"stalls\">");
+        const char *curves = strstr(html, "<h2>Training curves</h2>");
+        CHECK(stalls && curves && stalls < curves, "stall reasons before the curves");
+        CHECK(strstr(html, "<b>he_normal</b>: 2 of 3 runs: all relu units dead in dense_1 "
+                           "&lt;&amp;&gt;</li>") != NULL,
+              "stall reason counted and escaped");
+        CHECK(strstr(html, "<b>glorot_uniform</b>: 1 of 3 runs: no reason recorded</li>") != NULL,
+              "stalled run without a reason");
+        CHECK(strstr(html, "<b>zeros</b>") == NULL, "no line for a configuration without stalls");
+        CHECK(strstr(html, "<&>") == NULL && strstr(html, "a&lt;&amp;&gt;b") != NULL,
+              "class name escaped");
+        CHECK(strstr(html, "the layers of each configuration") != NULL,
+              "layer names table when they differ");
+        free(html);
+    }
+    CHECK(file_exists(dir, "layer_1.svg") && file_exists(dir, "layer_3.svg"), "grids written");
+
+    /* everything zero on a log axis: said in the chart */
+    for (size_t i = 0; i < (size_t)9 * 4; i++)
+        for (int e = 0; e < 4; e++) ly.diag[(i * CLI_N_DIAG + 1) * 4 + e] = 0.0;
+    CHECK(cli_write_report(r, s, dir, NULL, &err) == DS_OK, "%s", err.message);
+    char *svg = svg_framed(dir, "diag_grad_norm.svg");
+    if (svg) {
+        CHECK(strstr(svg, ">all zero</text>") != NULL, "all zero said");
+        CHECK(count_str(svg, "</title></path>") == 0, "no lines");
+        free(svg);
+    }
+    remove_dir(dir);
+    layers_free(&ly);
+    sweep_free(&sw);
+}
+
+/* The number of points in one plot: "M..h0" moves between "<g class=\"plot\"" marks. */
+static int max_points_per_plot(const char *svg)
+{
+    int most = 0;
+    for (const char *p = strstr(svg, "<g class=\"plot\""); p;) {
+        const char *next = strstr(p + 1, "<g class=\"plot\"");
+        int n = 0;
+        for (const char *q = p; (q = strstr(q, "h0")) != NULL && (!next || q < next); q += 2) n++;
+        if (n > most) most = n;
+        p = next;
+    }
+    return most;
+}
+
+static void test_report_layer_outputs(void)
+{
+    static const char *const labels[3] = {"zeros", "he_normal", "glorot_uniform"};
+    sweep sw;
+    layers ly;
+    sweep_make(&sw, 3, 3, 6, labels);
+    layers_add(&ly, &sw);
+    cli_results *r = &sw.r;
+    cli_summary s[3];
+    ds_error err = {0};
+    char dir[] = "/tmp/descent_report_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    CHECK(cli_summarize(r, s, &err) == DS_OK, "%s", err.message);
+    CHECK(cli_write_report(r, s, dir, NULL, &err) == DS_OK, "%s", err.message);
+    for (int c = 0; c < 3; c++) {
+        char name[32];
+        snprintf(name, sizeof name, "layer_%d.svg", c + 1);
+        char *svg = svg_framed(dir, name);
+        if (!svg) continue;
+        int want = c == 2 ? 4 : 6; /* configuration 2 recorded 4 epochs */
+        CHECK(count_str(svg, "<g class=\"plot\"") == want, "%s: %d plots, want %d", name,
+              count_str(svg, "<g class=\"plot\""), want);
+        CHECK(strstr(svg, ">epoch 1 " NDASH " acc 0.50</text>") != NULL, "%s: first epoch", name);
+        char last[64];
+        snprintf(last, sizeof last, ">epoch %d " NDASH " acc %.2f</text>", want,
+                 0.5 + 0.08 * (want - 1));
+        CHECK(strstr(svg, last) != NULL, "%s: last epoch (%s)", name, last);
+        CHECK(strstr(svg, ">PC 1</text>") != NULL && strstr(svg, ">PC 2</text>") != NULL,
+              "%s: axis names", name);
+        CHECK(strstr(svg, ">a&lt;&amp;&gt;b</text>") != NULL, "%s: class legend escaped", name);
+        CHECK(strstr(svg, "layer 2 (dense_2 (relu))") != NULL, "%s: the layer named", name);
+        CHECK(max_points_per_plot(svg) == 30, "%s: 30 points a plot: %d", name,
+              max_points_per_plot(svg));
+        CHECK(count_str(svg, "stroke=\"#0072B2\"") >= want &&
+                  count_str(svg, "stroke=\"#E69F00\"") >= want,
+              "%s: both classes colored", name);
+        free(svg);
+    }
+    char *html = read_in(dir, "report.html");
+    if (html) {
+        const char *sec = strstr(html, "<section id=\"layer-outputs\">");
+        CHECK(sec != NULL, "layer outputs section");
+        CHECK(sec && strstr(sec, "<h2>Outputs of layer 2 (dense_2 (relu))</h2>") != NULL,
+              "titled with the layer");
+        CHECK(count_str(html, "href=\"layer_") == 3, "3 grids linked");
+        CHECK(strstr(html, "<&>") == NULL, "escaped");
+        free(html);
+    }
+    remove_dir(dir);
+    layers_free(&ly);
+    sweep_free(&sw);
+
+    /* 40 epochs of 1000 probe rows, one unit wide: 25 plots of 400 points; configuration
+     * 1 recorded nothing */
+    sweep_make(&sw, 3, 1, 40, labels);
+    cli_results *q = &sw.r;
+    const int P = 1000, E = 40;
+    double *rec = malloc((size_t)3 * E * P * 2 * sizeof *rec);
+    int *lab = malloc((size_t)P * sizeof *lab);
+    for (int p = 0; p < P; p++) lab[p] = p % 3; /* periodic: a stride could miss a class */
+    for (size_t i = 0; i < (size_t)3 * E * P; i++) {
+        int c = (int)(i / ((size_t)E * P));
+        rec[2 * i] = c == 1 ? D_NAN : (double)(i % 97) / 97.0;
+        rec[2 * i + 1] = c == 1 ? D_NAN : 0.0;
+    }
+    q->record_layer = 0;
+    q->n_probe = P;
+    q->rec = rec;
+    q->probe_labels = lab;
+    q->n_classes = 3; /* no class names: "class 0", ...; no accuracy */
+    CHECK(mkdtemp(strcpy(dir, "/tmp/descent_report_XXXXXX")) != NULL, "mkdtemp");
+    CHECK(cli_summarize(q, s, &err) == DS_OK, "%s", err.message);
+    CHECK(cli_write_report(q, s, dir, NULL, &err) == DS_OK, "%s", err.message);
+    char *svg = svg_framed(dir, "layer_1.svg");
+    if (svg) {
+        CHECK(count_str(svg, "<g class=\"plot\"") == 25, "25 plots: %d",
+              count_str(svg, "<g class=\"plot\""));
+        CHECK(strstr(svg, ">epoch 1</text>") != NULL && strstr(svg, ">epoch 40</text>") != NULL,
+              "first and last epoch");
+        CHECK(strstr(svg, ">unit 1</text>") != NULL, "unit axes");
+        CHECK(strstr(svg, ">class 2</text>") != NULL, "default class names");
+        CHECK(count_str(svg, "stroke=\"#009E73\"") == 25 + 1, "every class in every plot");
+        CHECK(max_points_per_plot(svg) == 400, "capped at 400 points: %d",
+              max_points_per_plot(svg));
+        CHECK(strstr(svg, "400 of 1000 probe rows") != NULL &&
+                  strstr(svg, "25 of 40 epochs") != NULL,
+              "the subset said");
+        free(svg);
+    }
+    CHECK(!file_exists(dir, "layer_2.svg"), "no grid without recorded outputs");
+    html = read_in(dir, "report.html");
+    if (html) {
+        CHECK(strstr(html, "Nothing recorded for he_normal.") != NULL, "said in the page");
+        CHECK(strstr(html, "<section id=\"diagnostics\">") == NULL, "no diagnostics section");
+        free(html);
+    }
+    remove_dir(dir);
+    free(rec);
+    free(lab);
+    sweep_free(&sw);
+}
+
+static void test_report_unchanged_without_layers(void)
+{
+    sweep sw;
+    layers ly;
+    sweep_main(&sw);
+    cli_results *r = &sw.r;
+    cli_summary s[3];
+    ds_error err = {0};
+    char plain[] = "/tmp/descent_report_XXXXXX", full[] = "/tmp/descent_report_XXXXXX",
+         cleared[] = "/tmp/descent_report_XXXXXX";
+    CHECK(mkdtemp(plain) && mkdtemp(full) && mkdtemp(cleared), "mkdtemp");
+    layers_add(&ly, &sw);
+    CHECK(cli_summarize(r, s, &err) == DS_OK, "%s", err.message);
+    CHECK(cli_write_report(r, s, full, NULL, &err) == DS_OK, "%s", err.message);
+    layers_clear(r);
+    CHECK(cli_write_report(r, s, cleared, NULL, &err) == DS_OK, "%s", err.message);
+    /* zero-initialized fields (record_layer 0 but no rec) mean no layer sections either */
+    r->record_layer = 0;
+    CHECK(cli_write_report(r, s, plain, NULL, &err) == DS_OK, "%s", err.message);
+
+    char *a = read_in(plain, "report.html"), *b = read_in(full, "report.html"),
+         *c = read_in(cleared, "report.html");
+    CHECK(a && b && c, "reports written");
+    if (a && b && c) {
+        CHECK(strcmp(a, c) == 0, "cleared fields: the same report as without them");
+        CHECK(strcmp(a, b) != 0, "the fields add sections");
+        CHECK(count_str(b, "<section id=") == 3, "3 sections: %d", count_str(b, "<section id="));
+        strip_sections(b);
+        CHECK(strcmp(a, b) == 0, "the sections are all that is added");
+    }
+    free(a);
+    free(b);
+    free(c);
+    for (int i = 0; i < 4; i++) {
+        char *x = read_in(plain, chart_names[i]), *y = read_in(full, chart_names[i]);
+        CHECK(x && y && strcmp(x, y) == 0, "%s unchanged", chart_names[i]);
+        free(x);
+        free(y);
+    }
+    CHECK(!file_exists(cleared, "diag_grad_norm.svg") && !file_exists(cleared, "layer_1.svg") &&
+              !file_exists(plain, "diag_epochs.svg"),
+          "no layer files without the fields");
+    CHECK(file_exists(full, "diag_grad_norm.svg") && file_exists(full, "layer_1.svg"),
+          "layer files with them");
+    remove_dir(plain);
+    remove_dir(full);
+    remove_dir(cleared);
+    layers_free(&ly);
+    sweep_free(&sw);
+}
+
+static void test_report_short_labels(void)
+{
+    /* a setting with one value: legends name configurations by what differs */
+    static const char *const labels[3] = {"activation=tanh kernel_initializer=zeros",
+                                          "activation=tanh kernel_initializer=he_normal",
+                                          "activation=tanh kernel_initializer=glorot_uniform"};
+    sweep sw;
+    layers ly;
+    sweep_make(&sw, 3, 2, 4, labels);
+    layers_add(&ly, &sw);
+    cli_results *r = &sw.r;
+    char *names[2] = {"activation", "kernel_initializer"};
+    char *values[6] = {"tanh", "zeros", "tanh", "he_normal", "tanh", "glorot_uniform"};
+    r->n_vary = 2;
+    r->vary_names = names;
+    r->values = values;
+    cli_summary s[3];
+    ds_error err = {0};
+    char dir[] = "/tmp/descent_report_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    CHECK(cli_summarize(r, s, &err) == DS_OK, "%s", err.message);
+    CHECK(cli_write_report(r, s, dir, NULL, &err) == DS_OK, "%s", err.message);
+    char *svg = svg_framed(dir, "diag_act_mean.svg");
+    if (svg) {
+        CHECK(strstr(svg, ">he_normal</text>") != NULL, "legend: the differing value");
+        CHECK(strstr(svg, "<title>activation=tanh kernel_initializer=he_normal</title>") != NULL,
+              "the whole label in the tooltip");
+        free(svg);
+    }
+    svg = svg_framed(dir, "diag_epochs.svg");
+    if (svg) {
+        CHECK(strstr(svg, ">glorot_uniform</text>") != NULL, "column head: the differing value");
+        free(svg);
+    }
+    remove_dir(dir);
+    layers_free(&ly);
+    sweep_free(&sw);
+}
+
+static void test_report_layers_bad_input(void)
+{
+    sweep sw;
+    sweep_main(&sw);
+    cli_results *r = &sw.r;
+    cli_summary s[3];
+    ds_error err = {0};
+    CHECK(cli_summarize(r, s, &err) == DS_OK, "%s", err.message);
+    r->n_diag_layers = 2; /* without values */
+    CHECK(cli_write_report(r, s, "/tmp", NULL, &err) == DS_ERR_ARG, "layers without values");
+    CHECK(strstr(err.message, "diagnosed layers") != NULL, "message: %s", err.message);
+    r->n_diag_layers = 0;
+    double rec[2 * 5 * 3 * 2] = {0};
+    r->record_layer = 0;
+    r->rec = rec;
+    r->n_probe = 2;
+    r->n_classes = 2; /* without labels */
+    CHECK(cli_write_report(r, s, "/tmp", NULL, &err) == DS_ERR_ARG, "classes without labels");
+    sweep_free(&sw);
+}
+
 int main(void)
 {
     RUN(test_stat_small);
@@ -607,5 +1111,11 @@ int main(void)
     RUN(test_summary_csv);
     RUN(test_report_files);
     RUN(test_report_edge_cases);
+    RUN(test_pick_epochs);
+    RUN(test_report_diagnostics);
+    RUN(test_report_layer_outputs);
+    RUN(test_report_unchanged_without_layers);
+    RUN(test_report_short_labels);
+    RUN(test_report_layers_bad_input);
     return HARNESS_DONE();
 }

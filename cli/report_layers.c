@@ -973,6 +973,13 @@ static const char *class_name(const cli_results *r, int k, char *buf, size_t siz
 static void rec_layer_phrase(cli_sbuf *b, const cli_results *r, int c, int esc)
 {
     int l = r->record_layer;
+    if (r->record_layers && c >= 0) l = r->record_layers[c];
+    /* configurations that record different layers: no common name */
+    for (int k = 0; r->record_layers && c < 0 && k < r->n_configs; k++)
+        if (r->record_layers[k] != l) {
+            cli_sb_puts(b, "the recorded layer");
+            return;
+        }
     cli_sb_printf(b, "layer %d", l + 1);
     const char *n = c >= 0 ? layer_name(r, c, l) : agreed_name(r, l);
     if (n) {

@@ -65,6 +65,8 @@ typedef struct {
      * components, fitted on the last epoch): rec[((c * n_epochs + e) * n_probe + p) * 2 + k]
      * with NaN for epochs a run did not reach */
     int record_layer;
+    int *record_layers;    /* (n_configs) the recorded layer of each configuration (an index
+                              like -2 or a name resolves per depth); NULL = record_layer */
     int n_probe;
     int record_pca;        /* 1 when the projection is PCA (the layer is wider than 2) */
     double *rec;

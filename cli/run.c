@@ -401,6 +401,10 @@ static int on_epoch_end(ds_model *m, int epoch, const ds_history *h, void *user)
         st->best = cur;
         st->wait = 0;
     } else if (++st->wait >= st->c->stall_patience && !st->stalled) {
+        /* a plateau at the target accuracy is convergence, not a stall */
+        const double *acc = ds_history_series(h, "val_accuracy");
+        if (!acc) acc = ds_history_series(h, "accuracy");
+        if (acc && acc[ds_history_epochs(h) - 1] >= st->c->target_accuracy) return 0;
         st->stalled = 1;
         /* what the model looks like now: the reason reported with the stall */
         if (ds_model_diagnostics(m, st->probe, CLI_PROBE_ROWS, NULL, st->ld, NULL) == DS_OK)

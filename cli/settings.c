@@ -100,7 +100,8 @@ static const setting table[] = {
     S("restarts", CLI_SEC_SWEEP, "0", "N",
       "re-initialize a stalled run with the next seed, up to N times", 0, K_INT0),
     S("stall_patience", CLI_SEC_SWEEP, "5", "N",
-      "a run stalls when its monitored loss has not improved for N epochs", 0, K_INT1),
+      "a run stalls when its monitored loss has not improved for N epochs while its "
+      "accuracy is below target_accuracy", 0, K_INT1),
     S("stall_min_delta", CLI_SEC_SWEEP, "0.0001", "F",
       "smallest decrease of the monitored loss that counts as progress", 0, K_FLOAT),
     S("stall_monitor", CLI_SEC_SWEEP, "loss", "NAME", "the loss watched for stalls", 0,

@@ -486,6 +486,7 @@ void cli_results_free(cli_results *r)
         for (int i = 0; i < r->n_configs * r->n_repeats; i++) free(r->stall_reasons[i]);
     free(r->stall_reasons);
     free(r->rec);
+    free(r->record_layers);
     free(r->rec_accuracy);
     free(r->probe_labels);
     if (r->class_names)
@@ -606,16 +607,23 @@ static ds_status gather_inside(const cli_grid *g, cli_run_result *res, const cli
         if (x->rec && (P == 0 || x->n_probe < P)) P = x->n_probe;
     }
     if (!P) return DS_OK;
-    /* the recorded layer's index: given as a number, or found among the layer names */
+    /* the recorded layer of each configuration: an index (negative counts from the
+     * output, as in Python) or a name, resolved against that configuration's layers */
+    r->record_layers = malloc(sizeof(int) * (size_t)g->n_configs);
+    if (!r->record_layers) return cli_fail_status(err, DS_ERR_NOMEM, "out of memory");
     const char *spec = g->configs[0].record_layer;
     char *endp;
     long li = strtol(spec, &endp, 10);
-    r->record_layer = (*spec && !*endp) ? (int)(li < 0 ? li + res[0].n_layers : li) : 0;
-    for (int l = 0; *endp && l < res[0].n_layers; l++) {
-        size_t ln = strlen(spec);
-        if (strncmp(res[0].layer_names[l], spec, ln) == 0 && res[0].layer_names[l][ln] == ' ')
-            r->record_layer = l;
+    for (int c = 0; c < g->n_configs; c++) {
+        const cli_run_result *x = &res[c * g->repeats];
+        int k = (*spec && !*endp) ? (int)(li < 0 ? li + x->n_layers : li) : 0;
+        for (int l = 0; *endp && l < x->n_layers; l++) {
+            size_t ln = strlen(spec);
+            if (strncmp(x->layer_names[l], spec, ln) == 0 && x->layer_names[l][ln] == ' ') k = l;
+        }
+        r->record_layers[c] = k;
     }
+    r->record_layer = r->record_layers[0];
     r->n_probe = P;
     r->rec = malloc(sizeof(double) * (size_t)g->n_configs * E * P * 2);
     r->rec_accuracy = malloc(sizeof(double) * (size_t)g->n_configs * E);

@@ -5,7 +5,7 @@
 #                           reads outputs back), python3-numpy (examples/load_model.py)
 #                           and chromium (renders the report)
 set -e
-pkgs="gcc make pkg-config libc6-dev libcsv-dev libinih-dev libjansson-dev"
+pkgs="gcc make pkg-config libc6-dev libcsv-dev libinih-dev libjansson-dev zlib1g-dev"
 case "${1:-build}" in
     test) pkgs="$pkgs python3 python3-numpy chromium" ;;
 esac

@@ -9,6 +9,7 @@
 #include "run.h"
 #include "util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +17,10 @@
 #include <unistd.h>
 
 typedef struct {
-    int tty, quiet, epochs, n_batches;
+    int tty, quiet, epochs, n_batches, rows;
     struct timespec t0;
+    double total; /* seconds of the epochs so far, for the time left */
+    int done;
 } train_log;
 
 static double since(const struct timespec *t0)
@@ -63,7 +66,14 @@ static void on_epoch(void *user, int epoch, int epochs, const ds_history *h)
     } else {
         printf("Epoch %d/%d\n%d/%d", epoch + 1, lg->epochs, lg->n_batches, lg->n_batches);
     }
-    printf(" - %.3fs", since(&lg->t0));
+    double dt = since(&lg->t0);
+    lg->total += dt;
+    lg->done++;
+    printf(" - %.3fs", dt);
+    /* for long runs: throughput and the time the remaining epochs should take */
+    if (lg->total > 2.0 || dt > 0.5)
+        printf(" - %.0f samples/s - %.0fs left", dt > 0 ? lg->rows / dt : 0.0,
+               lg->total / lg->done * (lg->epochs - epoch - 1));
     for (int c = 0; c < ds_history_columns(h); c++)
         printf(" - %s: %.4f", ds_history_column_name(h, c), ds_history_get(h, row, c));
     printf("\n");
@@ -160,7 +170,11 @@ int cmd_train(int argc, char **argv)
     ds_model_free(m);
     int code = 0;
     if (!s) {
-        train_log lg = {isatty(1), a.quiet, c.fit.epochs, 0, {0, 0}};
+        train_log lg = {isatty(1), a.quiet, c.fit.epochs, 0, 0, {0, 0}, 0.0, 0};
+        /* the rows each epoch trains on: the validation split is taken off */
+        lg.rows = ds_dataset_rows(d.train) -
+                  (int)(ds_dataset_rows(d.train) - floor(ds_dataset_rows(d.train) *
+                                                         (1.0 - c.fit.validation_split)));
         cli_run_result res;
         c.restarts = 0;
         ds_model *trained = NULL;

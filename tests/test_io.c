@@ -413,6 +413,30 @@ static void test_path_save_load(void)
     o.include_optimizer = 1;
     CHECK(ds_model_save_fp(uncompiled, sink, &o, &err) == DS_ERR_STATE,
           "include_optimizer without compile");
+    /* a model loading would refuse is not written */
+    ds_model *deep;
+    ds_model_create(&deep, 1, NULL);
+    for (int k = 0; k < 1025; k++) {
+        c = ds_dense_defaults(1);
+        ds_model_add_dense(deep, &c, NULL);
+    }
+    ds_model_build(deep, 1, NULL);
+    CHECK(ds_model_save_fp(deep, sink, NULL, &err) == DS_ERR_ARG &&
+              strstr(err.message, "at most 1024"),
+          "1025 layers: %s", err.message);
+    ds_model_free(deep);
+    ds_model_create(&deep, 1, NULL);
+    for (int k = 0; k < 1024; k++) {
+        c = ds_dense_defaults(1);
+        ds_model_add_dense(deep, &c, NULL);
+    }
+    ds_model_build(deep, 1, NULL);
+    blob b = save_blob(deep, 0, NULL);
+    ds_model *back = load_blob(&b, NULL);
+    CHECK(back && ds_model_n_layers(back) == 1024, "1024 layers round trip");
+    ds_model_free(back);
+    free(b.p);
+    ds_model_free(deep);
     fclose(sink);
     ds_model_free(uncompiled);
     ds_model_free(m);

@@ -3,6 +3,8 @@
 #   make check      build and run every test; ends with "N passed, N failed"
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan
 #   make bench      benchmarks (on demand, never in CI's test run)
+#   make fuzz       build every fuzz/fuzz_NAME.c with clang's libFuzzer into build-fuzz/ and
+#                   run each for FUZZ_SECONDS [60] on fuzz/corpus/NAME/
 # Libraries: libdescent (src/*.c: libc and libm only) and libdescent_io (src/io/*.c: model
 # files, needs Jansson); the command and the tests link both.
 # Missing Debian packages are installed first by scripts/deps.sh (only when absent).
@@ -43,7 +45,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all deps check bench clean
+.PHONY: all deps check bench fuzz fuzz-build clean
 .SECONDARY:
 all: deps $(BUILD)/libdescent.a $(BUILD)/libdescent.so $(BUILD)/libdescent_io.a \
      $(BUILD)/libdescent_io.so $(BUILD)/descent $(EX_BIN)
@@ -88,7 +90,49 @@ check: all $(TEST_BIN)
 bench: all
 	@sh bench/run.sh $(BUILD)
 
+# Fuzzing: every fuzz/fuzz_NAME.c defines LLVMFuzzerTestOneInput and is linked with the
+# libraries, built here with clang's coverage and sanitizers. A run reads the committed
+# seeds in fuzz/corpus/NAME/ (and the dictionary fuzz/NAME.dict when there is one) and
+# keeps what it finds in build-fuzz/corpus/NAME/ (the seeds stay as committed); a crash
+# is saved as build-fuzz/NAME-crash-* and fails make.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_DIR     := build-fuzz
+FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -Iinclude $(WARN) \
+                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=$(FUZZ_DIR)/%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o) $(IO_SRC:%.c=$(FUZZ_DIR)/%.o) \
+                $(CLI_LIB_OBJ:$(BUILD)/%=$(FUZZ_DIR)/%)
+
+$(FUZZ_DIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(INI_CFLAGS) $(JANSSON_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_DIR)/libfuzzlibs.a: $(FUZZ_LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/fuzz/fuzz_%.o $(FUZZ_DIR)/libfuzzlibs.a
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(JANSSON_LIBS) $(CLI_LIBS)
+
+fuzz-build:
+	@sh scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@for b in $(FUZZ_BIN); do \
+	    name=$${b#$(FUZZ_DIR)/fuzz_}; \
+	    mkdir -p $(FUZZ_DIR)/corpus/$$name; \
+	    echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
+	    dict=; [ -f fuzz/$$name.dict ] && dict=-dict=fuzz/$$name.dict; \
+	    $$b -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$dict \
+	        -artifact_prefix=$(FUZZ_DIR)/$$name- \
+	        $(FUZZ_DIR)/corpus/$$name fuzz/corpus/$$name || exit 1; \
+	done
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(IO_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(EX_BIN:=.d)
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_BIN:$(FUZZ_DIR)/%=$(FUZZ_DIR)/fuzz/%.d)

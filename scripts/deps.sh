@@ -4,10 +4,12 @@
 #   scripts/deps.sh test    the above plus what the tests use: python3 (its csv module
 #                           reads outputs back), python3-numpy (examples/load_model.py)
 #                           and chromium (renders the report)
+#   scripts/deps.sh fuzz    the build packages plus clang (libFuzzer), for make fuzz
 set -e
 pkgs="gcc make pkg-config libc6-dev libcsv-dev libinih-dev libjansson-dev zlib1g-dev"
 case "${1:-build}" in
     test) pkgs="$pkgs python3 python3-numpy chromium" ;;
+    fuzz) pkgs="$pkgs clang" ;;
 esac
 missing=""
 for p in $pkgs; do

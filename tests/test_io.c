@@ -5,6 +5,9 @@
  * damaged files that must each fail with DS_ERR_FORMAT and a telling message; every
  * truncation and random byte damage failing cleanly; and examples/load_model.py, an
  * independent NumPy reader, predicting what ds_model_predict does.
+ *
+ *   test_io                        run the tests
+ *   test_io --write-corpus DIR     write the fuzz seed corpus (good and damaged files)
  */
 #include "harness.h"
 #include "../src/internal.h"
@@ -410,6 +413,30 @@ static void test_path_save_load(void)
     o.include_optimizer = 1;
     CHECK(ds_model_save_fp(uncompiled, sink, &o, &err) == DS_ERR_STATE,
           "include_optimizer without compile");
+    /* a model loading would refuse is not written */
+    ds_model *deep;
+    ds_model_create(&deep, 1, NULL);
+    for (int k = 0; k < 1025; k++) {
+        c = ds_dense_defaults(1);
+        ds_model_add_dense(deep, &c, NULL);
+    }
+    ds_model_build(deep, 1, NULL);
+    CHECK(ds_model_save_fp(deep, sink, NULL, &err) == DS_ERR_ARG &&
+              strstr(err.message, "at most 1024"),
+          "1025 layers: %s", err.message);
+    ds_model_free(deep);
+    ds_model_create(&deep, 1, NULL);
+    for (int k = 0; k < 1024; k++) {
+        c = ds_dense_defaults(1);
+        ds_model_add_dense(deep, &c, NULL);
+    }
+    ds_model_build(deep, 1, NULL);
+    blob b = save_blob(deep, 0, NULL);
+    ds_model *back = load_blob(&b, NULL);
+    CHECK(back && ds_model_n_layers(back) == 1024, "1024 layers round trip");
+    ds_model_free(back);
+    free(b.p);
+    ds_model_free(deep);
     fclose(sink);
     ds_model_free(uncompiled);
     ds_model_free(m);
@@ -1178,8 +1205,93 @@ static void test_python_reader(void)
     rmdir(dir);
 }
 
-int main(void)
+/* ---------------------------------------------------------------------------------- */
+/* the fuzz corpus */
+
+static int write_bytes(const char *dir, const char *name, const unsigned char *p, size_t n)
 {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    int bad = fwrite(p, 1, n, f) != n;
+    bad |= fclose(f) != 0;
+    return bad ? -1 : 0;
+}
+
+/* Writes the file as it is and, when its header length fits, in the fuzz target's text
+ * encoding too ("text_" + name: the header without its padding, '\n', the data). */
+static int write_file(const char *dir, const char *name, const blob *b)
+{
+    int bad = write_bytes(dir, name, b->p, b->n);
+    if (b->n < 8 || le64(b->p) > b->n - 8 || b->p[8] != '{') return bad;
+    size_t hn = (size_t)le64(b->p), dn = b->n - 8 - hn;
+    while (hn > 0 && b->p[8 + hn - 1] == ' ') hn--;
+    if (memchr(b->p + 8, '\n', hn)) return bad;
+    unsigned char *t = malloc(hn + 1 + dn);
+    memcpy(t, b->p + 8, hn);
+    t[hn] = '\n';
+    memcpy(t + hn + 1, b->p + 8 + le64(b->p), dn);
+    char text_name[80];
+    snprintf(text_name, sizeof text_name, "text_%s", name);
+    bad |= write_bytes(dir, text_name, t, hn + 1 + dn);
+    free(t);
+    return bad;
+}
+
+static int write_corpus(const char *dir)
+{
+    int bad = 0;
+    blob g = good_file();
+    bad |= write_file(dir, "good_adam_state", &g);
+    for (int i = 0; i < N_DAMAGES; i++) {
+        blob b = damages[i].make(&g);
+        char name[64];
+        snprintf(name, sizeof name, "bad_%s", damages[i].name);
+        bad |= write_file(dir, name, &b);
+        free(b.p);
+    }
+    free(g.p);
+    /* a few more good ones: no compile; every activation once; sgd with momentum */
+    ds_model *m;
+    ds_model_create(&m, 2, NULL);
+    for (int k = 0; k < DS_ACT_COUNT; k++) {
+        ds_dense_config c = ds_dense_defaults(2);
+        c.activation = ds_activation_defaults((ds_act_kind)k);
+        c.use_bias = k % 3 != 0;
+        ds_model_add_dense(m, &c, NULL);
+        if (k == 4) ds_model_add_dropout(m, 0.5f, NULL);
+    }
+    ds_model_set_keras_version(m, DS_KERAS_3);
+    ds_model_build(m, 3, NULL);
+    blob b = save_blob(m, 0, NULL);
+    bad |= write_file(dir, "good_all_activations", &b);
+    free(b.p);
+    ds_model_free(m);
+    m = mlp(1, 0.5f, "sgd(learning_rate=0.1, momentum=0.9, nesterov=true)");
+    ds_metadata extra = {0};
+    ds_metadata_set(&extra, "preprocessing", "{\"feature_names\": [\"a\", \"b\", \"c\"]}", NULL);
+    b = save_blob(m, 1, &extra);
+    bad |= write_file(dir, "good_sgd_momentum", &b);
+    free(b.p);
+    ds_metadata_free(&extra);
+    ds_model_free(m);
+    ds_model_create(&m, 1, NULL);
+    ds_dense_config c = ds_dense_defaults(1);
+    ds_model_add_dense(m, &c, NULL);
+    ds_model_build(m, 0, NULL);
+    b = save_blob(m, 0, NULL);
+    bad |= write_file(dir, "good_tiny", &b);
+    free(b.p);
+    ds_model_free(m);
+    if (bad) fprintf(stderr, "test_io: cannot write the corpus into %s\n", dir);
+    else printf("wrote %d models (and their text forms) into %s\n", N_DAMAGES + 4, dir);
+    return bad ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0) return write_corpus(argv[2]);
     RUN(test_roundtrip_activations);
     RUN(test_roundtrip_layers);
     RUN(test_roundtrip_optimizers);

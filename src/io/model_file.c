@@ -186,13 +186,14 @@ static ds_status build_metadata(const ds_model *m, const ds_save_options *o, jso
         ds_status s = DS_OK;
         if (!k || !v) s = ds_fail(err, DS_ERR_ARG, "save: metadata entry %d is NULL", i);
         else if (is_reserved(k))
-            s = ds_fail(err, DS_ERR_ARG, "save: metadata key '%.64s' is reserved for descent", k);
+            s = ds_fail(err, DS_ERR_ARG, "save: metadata key '%s' is reserved for descent", k);
         else {
             json_t *jk = json_string(k), *jv = jk ? json_string(v) : NULL;
+            char t[72];
             if (!jk) s = ds_fail(err, DS_ERR_ARG, "save: metadata key %d is not valid UTF-8", i);
             else if (!jv)
-                s = ds_fail(err, DS_ERR_ARG, "save: metadata value of '%.64s' is not valid "
-                            "UTF-8", k);
+                s = ds_fail(err, DS_ERR_ARG, "save: metadata value of '%s' is not valid UTF-8",
+                            ds_st_printable(k, t, sizeof t));
             else if (json_object_set_new(md, k, jv) != 0)
                 s = ds_fail(err, DS_ERR_NOMEM, "save: out of memory");
             json_decref(jk);
@@ -214,6 +215,20 @@ ds_status ds_model_save_fp(const ds_model *m, FILE *f, const ds_save_options *op
     if (!m->built) return ds_fail(err, DS_ERR_STATE, "save: the model is not built");
     if (o.include_optimizer && !m->compiled)
         return ds_fail(err, DS_ERR_STATE, "save: include_optimizer needs a compiled model");
+    /* never write a file that loading would refuse */
+    if (m->n_layers > MAX_LAYERS)
+        return ds_fail(err, DS_ERR_ARG, "save: %d layers; model files hold at most %d",
+                       m->n_layers, MAX_LAYERS);
+    if (m->n_inputs > MAX_UNITS)
+        return ds_fail(err, DS_ERR_ARG, "save: %d inputs; model files hold at most %d",
+                       m->n_inputs, MAX_UNITS);
+    for (int k = 0; k < m->n_layers; k++)
+        if (m->layers[k].n_out > MAX_UNITS)
+            return ds_fail(err, DS_ERR_ARG, "save: layer %d has %d units; model files hold at "
+                           "most %d", k, m->layers[k].n_out, MAX_UNITS);
+    if ((uint64_t)m->n_params > MAX_PARAMS)
+        return ds_fail(err, DS_ERR_ARG, "save: %zu parameters; model files hold at most %llu",
+                       m->n_params, (unsigned long long)MAX_PARAMS);
     json_t *md;
     ds_status s = build_metadata(m, &o, &md, err);
     if (s) return s;

@@ -2,7 +2,7 @@
 """optim_ref.py - golden optimizer trajectories for tests/test_optim.c.
 
 An independent NumPy implementation of the update rules written down in
-/work/shared/SEMANTICS.md section 2 (Keras 3 and tf.keras 2.x). It runs every case
+the Keras semantics reference that descent follows (optimizers, section 2) (Keras 3 and tf.keras 2.x). It runs every case
 below on one small problem (5 float32 parameters, a fixed sequence of 6 gradients)
 and writes the parameters after every step to tests/ref/optim_golden.h.
 

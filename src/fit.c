@@ -1,5 +1,5 @@
 /*
- * fit.c - Keras's fit and evaluate for a compiled model (SEMANTICS.md 5 and 6).
+ * fit.c - Keras's fit and evaluate for a compiled model (Keras fit, evaluate and callbacks).
  *
  * Per epoch: a fresh permutation of the training rows (when shuffling) from the
  * epoch's own stream, consecutive batches of batch_size rows (the last one partial),
@@ -342,7 +342,7 @@ ds_status ds_model_fit(ds_model *m, const ds_dataset *train, const ds_fit_option
         if (log_lr) values[c++] = lr_used;
         if (history && (s = ds_history_append(history, epoch, n_cols, names, values, err))) break;
 
-        /* early stopping (SEMANTICS 6.1) */
+        /* early stopping */
         if (es->enabled && epoch >= es->start_from_epoch) {
             double cur = (double)NAN;
             for (int i = 0; i < n_cols; i++)
@@ -363,7 +363,7 @@ ds_status ds_model_fit(ds_model *m, const ds_dataset *train, const ds_fit_option
                     memcpy(m->params, best_w, sizeof(float) * m->n_params);
             }
         }
-        /* reduce learning rate on plateau (SEMANTICS 6.3) */
+        /* reduce learning rate on plateau */
         if (rl->enabled) {
             double cur = (double)NAN;
             for (int i = 0; i < n_cols; i++)

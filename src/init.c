@@ -1,6 +1,6 @@
 /*
  * init.c - weight initializers with Keras's names, parameters, defaults and sampling rules
- * (docs: SEMANTICS.md section 1; keras: src/initializers/constant_initializers.py for
+ * (keras: src/initializers/constant_initializers.py for
  * Zeros, Ones, Constant, Identity and src/initializers/random_initializers.py for
  * RandomUniform, RandomNormal, TruncatedNormal, VarianceScaling, GlorotUniform/Normal,
  * HeUniform/Normal, LecunUniform/Normal, Orthogonal), plus three untruncated variants

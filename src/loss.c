@@ -1,5 +1,5 @@
 /*
- * loss.c - losses and metrics with Keras's names and formulas (SEMANTICS.md 3 and 4).
+ * loss.c - losses and metrics with Keras's names and formulas (Keras losses and metrics).
  * Each loss is a mean over the last axis per sample (crossentropies: a sum over
  * classes), then summed over rows; the caller divides by the batch size.
  *

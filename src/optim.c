@@ -5,7 +5,7 @@
  *
  * Sources: the update rules of keras (Keras 3: the files in src/optimizers/) and
  * tf.keras 2.x (OptimizerV2 at v2.6 and the TF training kernels it calls), summarised
- * with the version differences in SEMANTICS.md section 2 and docs/OPTIMIZERS.md.
+ * with the version differences in docs/OPTIMIZERS.md.
  *
  * Numbers: weights and state are float32. Per-step scalars (learning rate, bias
  * corrections, Nadam's momentum schedule) are computed in double, rounded once to

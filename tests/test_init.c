@@ -1,6 +1,6 @@
 /*
  * test_init.c - tests of src/init.c: every initializer's moments and range against its
- * formula, the worked numbers of SEMANTICS.md section 1, orthogonality, exact constants,
+ * formula, the worked numbers of Keras's variance scaling, orthogonality, exact constants,
  * determinism, the bias rule, and parsing/printing of specs.
  *
  * Statistical tolerances. Each sample has N >= 2 10^5 values from a fixed seed, so the
@@ -348,7 +348,7 @@ static void test_presets(void)
     }
 }
 
-/* SEMANTICS.md 1.3, "Worked numbers". */
+/* Worked numbers for the course's shapes. */
 static void test_worked_numbers(void)
 {
     /* banknotes Dense(4 -> 1): glorot_uniform limit sqrt(6/5) = 1.095445 */

@@ -1,6 +1,6 @@
 /*
  * test_optim.c - optimizers: golden trajectories from tests/ref/optim_ref.py (an
- * independent NumPy implementation), single steps worked out by hand from SEMANTICS.md
+ * independent NumPy implementation), single steps worked out by hand from the formulas
  * section 2, learning-rate schedules, clipping per tensor, state slots, and the spec
  * parser/printer with its error messages.
  */
@@ -151,7 +151,7 @@ static void test_golden_discriminates_versions(void)
             CHECK_CLOSE(a->w[OG_STEPS - 1][i], b->w[OG_STEPS - 1][i], 0.0, 0.0);
 }
 
-/* ---- single steps worked out by hand (SEMANTICS.md 2.2 to 2.6, 2.9) ---- */
+/* ---- single steps worked out by hand ---- */
 
 static void test_hand_steps(void)
 {

@@ -9,8 +9,10 @@ CC      ?= cc
 BUILD   ?= build
 WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wdouble-promotion -Wstrict-prototypes
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Iinclude -fPIC -MMD -MP
-LDLIBS  := -lm
+# -ffp-contract=off: no silent fused multiply-adds, so the portable kernels give the
+# reference bits on every machine (the vector kernels fuse explicitly)
+CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -ffp-contract=off -Iinclude -fPIC -MMD -MP
+LDLIBS  := -lm -lpthread
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined

@@ -163,6 +163,10 @@ ds_status ds_model_fit(ds_model *m, const ds_dataset *train, const ds_fit_option
                        o.validation_split);
     ds_status s = check_data(m, train, "fit", err);
     if (s) return s;
+    if (o.threads < 0 || o.threads > DS_MAX_THREADS)
+        return ds_fail(err, DS_ERR_ARG, "fit: threads=%d must be in [0, %d]", o.threads,
+                       DS_MAX_THREADS);
+    if (o.threads > 0 && (s = ds_model_set_threads(m, o.threads, err))) return s;
 
     /* Keras: the validation split is the last fraction of the rows, before shuffling */
     int n_train = train->n;

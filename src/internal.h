@@ -44,6 +44,105 @@ void ds_dense_backward(float *dinp, float *dweight, float *dbias, const float *d
                        const float *inp, const float *weight, float *scratch, int B, int I,
                        int O);
 
+/* ---- fast dense kernels (dense_portable.c, dense_avx2.c, dense_avx512.c) ----
+ * The three products of a dense layer, each computing one rectangle of its result so
+ * that a product can be split among threads. Every kernel computes each result element
+ * with the same sequence of operations wherever the rectangle's edges fall, so results
+ * never depend on how a product is split:
+ *   forward:         z[b,o] = bias[o], then z[b,o] += inp[b,i] * weight[i,o] for i = 0..I-1
+ *   backward_input:  dinp[b,i] = 0, then dinp[b,i] += dout[b,o] * weight[i,o] for o = 0..O-1
+ *   backward_weight: for each shard of DS_SHARD_ROWS rows in order, p = 0,
+ *                    p += inp[b,i] * dout[b,o] over the shard's rows b, then dweight[i,o] += p
+ * The portable kernels round each product and sum (the reference bits, as
+ * ds_dense_forward / ds_dense_backward); the AVX2 and AVX-512 kernels fuse each
+ * multiply-add (one rounding), so they agree with each other but not with portable. */
+
+typedef struct {
+    float *z;            /* (B,O) out: pre-activation */
+    float *a;            /* (B,O) out: relu(z) when not NULL (fused activation) */
+    const float *inp;    /* (B,I) */
+    const float *weight; /* (I,O) */
+    const float *bias;   /* (O) or NULL */
+    int B, I, O;
+} ds_dense_fwd_args;
+
+typedef struct {
+    float *dinp;         /* (B,I) out, overwritten */
+    const float *dout;   /* (B,O) */
+    const float *doutT;  /* (O,B): dout transposed, for kernels that set needs_doutT */
+    const float *weight; /* (I,O) */
+    int B, I, O;
+} ds_dense_bwd_inp_args;
+
+typedef struct {
+    float *dweight;    /* (I,O) in/out: += */
+    const float *inp;  /* (B,I) */
+    const float *dout; /* (B,O) */
+    int B, I, O;
+} ds_dense_bwd_w_args;
+
+typedef struct {
+    ds_kernel kind;
+    int needs_doutT; /* backward_input reads doutT rather than dout */
+    /* z, a for rows [b0,b1) and columns [o0,o1) */
+    void (*forward)(const ds_dense_fwd_args *g, int b0, int b1, int o0, int o1);
+    /* dinp for rows [b0,b1) and columns [i0,i1) */
+    void (*backward_input)(const ds_dense_bwd_inp_args *g, int b0, int b1, int i0, int i1);
+    /* dweight rows [i0,i1) and columns [o0,o1) */
+    void (*backward_weight)(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int o1);
+} ds_dense_kernels;
+
+extern const ds_dense_kernels ds_dense_kernels_portable;
+#if defined(__x86_64__) && defined(__GNUC__)
+#define DS_HAVE_X86_KERNELS 1
+extern const ds_dense_kernels ds_dense_kernels_avx2;
+extern const ds_dense_kernels ds_dense_kernels_avx512;
+#endif
+
+/* The kernels for a choice (DS_KERNEL_AUTO: the best available); NULL when the choice
+ * is not available on this machine. */
+const ds_dense_kernels *ds_dense_kernels_for(ds_kernel k);
+
+/* DESCENT_KERNEL from the environment: DS_KERNEL_AUTO when unset or empty; DS_ERR_ARG for
+ * an unknown name or a kernel this machine cannot run. */
+ds_status ds_kernel_from_env(ds_kernel *out, ds_error *err);
+
+/* ---- thread pool (pool.c) ---- */
+
+typedef struct ds_pool ds_pool;
+typedef void (*ds_task_fn)(void *ctx, int task);
+
+/* n_threads - 1 workers (2 <= n_threads <= DS_MAX_THREADS); the caller is the last. */
+ds_status ds_pool_create(ds_pool **out, int n_threads, ds_error *err);
+void ds_pool_free(ds_pool *p);
+int ds_pool_threads(const ds_pool *p); /* 1 for NULL */
+/* Runs fn(ctx, t) for t in [0, n_tasks) on the workers and the caller; returns when all
+ * are done. A NULL pool runs them in order on the caller. */
+void ds_pool_run(ds_pool *p, int n_tasks, ds_task_fn fn, void *ctx);
+
+/* ---- running a dense layer (dense_run.c) ---- */
+
+/* How a model runs its products: kernels (NULL: the reference kernels of dense.c) and
+ * threads (pool NULL: the caller only). */
+typedef struct {
+    const ds_dense_kernels *kern;
+    ds_pool *pool;
+} ds_exec;
+
+/* Products below this many multiply-adds stay on the calling thread. */
+#define DS_PAR_MIN_WORK (1L << 18)
+
+/* z (B,O) = inp @ weight + bias, then a = act(z). */
+void ds_dense_forward_run(const ds_exec *x, const ds_activation *act, ds_keras_version kv,
+                          float *z, float *a, const float *inp, const float *weight,
+                          const float *bias, int B, int I, int O);
+/* ds_dense_backward's results (dinp may be NULL; dbias may be NULL); scratch is
+ * ds_dense_backward's, doutT (O*B floats) a buffer for the kernels that read dout
+ * transposed. */
+void ds_dense_backward_run(const ds_exec *x, float *dinp, float *dweight, float *dbias,
+                           const float *dout, const float *inp, const float *weight,
+                           float *scratch, float *doutT, int B, int I, int O);
+
 /* ---- losses (loss.c) ---- */
 
 /* How the loss reads the output layer. */
@@ -141,6 +240,11 @@ struct ds_model {
     int cap_rows;
     float **z, **a;
     float *d0, *d1;
+    float *dT; /* a layer's output gradient transposed, for the vector kernels */
+
+    /* speed: the kernel choice (resolved, never AUTO) and how products run */
+    ds_kernel kernel;
+    ds_exec exec; /* exec.pool is NULL with one thread */
 };
 
 /* Makes the work buffers hold at least `rows` rows (allocates only when growing). */

@@ -26,13 +26,49 @@ ds_status ds_model_create(ds_model **out, int n_inputs, ds_error *err)
     *out = NULL;
     if (n_inputs < 1)
         return ds_fail(err, DS_ERR_ARG, "model: n_inputs=%d must be >= 1", n_inputs);
+    ds_kernel kernel;
+    ds_status s = ds_kernel_from_env(&kernel, err);
+    if (s) return s;
     ds_model *m = calloc(1, sizeof *m);
     if (!m) return ds_fail(err, DS_ERR_NOMEM, "model: out of memory");
     m->n_inputs = n_inputs;
     m->keras = DS_KERAS_2;
+    ds_model_set_kernel(m, kernel, NULL);
     *out = m;
     return DS_OK;
 }
+
+ds_status ds_model_set_kernel(ds_model *m, ds_kernel k, ds_error *err)
+{
+    if (!m) return ds_fail(err, DS_ERR_ARG, "kernel: NULL model");
+    const ds_dense_kernels *kern = ds_dense_kernels_for(k);
+    if (!kern)
+        return ds_fail(err, DS_ERR_ARG, "kernel: %s is not available here (best: %s)",
+                       ds_kernel_name(k), ds_kernel_name(ds_kernel_best()));
+    m->kernel = kern->kind;
+    m->exec.kern = kern;
+    return DS_OK;
+}
+
+ds_kernel ds_model_kernel(const ds_model *m) { return m->kernel; }
+
+ds_status ds_model_set_threads(ds_model *m, int n, ds_error *err)
+{
+    if (!m) return ds_fail(err, DS_ERR_ARG, "threads: NULL model");
+    if (n < 1 || n > DS_MAX_THREADS)
+        return ds_fail(err, DS_ERR_ARG, "threads: %d is not in [1, %d]", n, DS_MAX_THREADS);
+    if (n == ds_pool_threads(m->exec.pool)) return DS_OK;
+    ds_pool *p = NULL;
+    if (n > 1) {
+        ds_status s = ds_pool_create(&p, n, err);
+        if (s) return s;
+    }
+    ds_pool_free(m->exec.pool);
+    m->exec.pool = p;
+    return DS_OK;
+}
+
+int ds_model_threads(const ds_model *m) { return ds_pool_threads(m->exec.pool); }
 
 static void free_work(ds_model *m)
 {
@@ -44,8 +80,9 @@ static void free_work(ds_model *m)
     free(m->a);
     free(m->d0);
     free(m->d1);
+    free(m->dT);
     m->z = m->a = NULL;
-    m->d0 = m->d1 = NULL;
+    m->d0 = m->d1 = m->dT = NULL;
     m->cap_rows = 0;
 }
 
@@ -53,6 +90,7 @@ void ds_model_free(ds_model *m)
 {
     if (!m) return;
     free_work(m);
+    ds_pool_free(m->exec.pool);
     free(m->layers);
     free(m->params);
     free(m->grads);
@@ -427,7 +465,8 @@ ds_status ds_model_reserve(ds_model *m, int rows, ds_error *err)
     size_t dlen = (size_t)rows * (size_t)ds_model_max_width(m);
     m->d0 = malloc(sizeof(float) * dlen);
     m->d1 = malloc(sizeof(float) * dlen);
-    if (!m->d0 || !m->d1) goto nomem;
+    m->dT = malloc(sizeof(float) * dlen);
+    if (!m->d0 || !m->d1 || !m->dT) goto nomem;
     m->cap_rows = rows;
     return DS_OK;
 nomem:
@@ -442,9 +481,10 @@ void ds_model_forward(ds_model *m, const float *x, int n, int training, ds_rng *
         const ds_layer *l = &m->layers[k];
         size_t len = (size_t)n * (size_t)l->n_out;
         if (l->kind == DS_LAYER_DENSE) {
-            ds_dense_forward(m->z[k], inp, m->params + l->w_off,
-                             l->b_off >= 0 ? m->params + l->b_off : NULL, n, l->n_in, l->n_out);
-            ds_act_forward(&l->dense.activation, m->keras, m->a[k], m->z[k], n, l->n_out);
+            ds_dense_forward_run(&m->exec, &l->dense.activation, m->keras, m->z[k], m->a[k], inp,
+                                 m->params + l->w_off,
+                                 l->b_off >= 0 ? m->params + l->b_off : NULL, n, l->n_in,
+                                 l->n_out);
         } else if (training && l->rate > 0.0f && dropout_rng) {
             /* inverted dropout: keep with probability 1 - rate, scale kept values */
             float keep_scale = 1.0f / (1.0f - l->rate);
@@ -474,9 +514,10 @@ static void model_backward(ds_model *m, const float *x, int n, float *d, int d_i
             if (!d_is_dz)
                 ds_act_backward(&l->dense.activation, m->keras, g, g, m->z[k], m->a[k], n,
                                 l->n_out);
-            ds_dense_backward(k ? other : NULL, m->grads + l->w_off,
-                              l->b_off >= 0 ? m->grads + l->b_off : NULL, g, inp,
-                              m->params + l->w_off, m->scratch, n, l->n_in, l->n_out);
+            ds_dense_backward_run(&m->exec, k ? other : NULL, m->grads + l->w_off,
+                                  l->b_off >= 0 ? m->grads + l->b_off : NULL, g, inp,
+                                  m->params + l->w_off, m->scratch, m->dT, n, l->n_in,
+                                  l->n_out);
             float *t = g;
             g = other;
             other = t;

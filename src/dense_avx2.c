@@ -260,7 +260,35 @@ T256 static void bwd_w(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int
     }
 }
 
-const ds_dense_kernels ds_dense_kernels_avx2 = {DS_KERNEL_AVX2, 1, fwd, bwd_inp, bwd_w};
+/* ---------------------------------------------------------------------------------- */
+/* relu backward, and the transposed copy backward_input reads */
+
+T256 static void relu_bwd(float *g, const float *z, float *gT, int B, int O)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    /* z > 0 is false for NaN and -0, which then give +0, as act.c's relu backward */
+    for (int b = 0; b < B; b++) {
+        float *gr = g + (size_t)b * O;
+        const float *zr = z + (size_t)b * O;
+        int o = 0;
+        for (; o + 8 <= O; o += 8) {
+            __m256 pos = _mm256_cmp_ps(_mm256_loadu_ps(zr + o), zero, _CMP_GT_OQ);
+            _mm256_storeu_ps(gr + o, _mm256_and_ps(pos, _mm256_loadu_ps(gr + o)));
+        }
+        for (; o < O; o++) gr[o] = zr[o] > 0.0f ? gr[o] : 0.0f;
+    }
+    if (!gT) return;
+    enum { T = 8 };
+    for (int b0 = 0; b0 < B; b0 += T)
+        for (int o0 = 0; o0 < O; o0 += T) {
+            int b1 = b0 + T < B ? b0 + T : B, o1 = o0 + T < O ? o0 + T : O;
+            for (int o = o0; o < o1; o++)
+                for (int b = b0; b < b1; b++) gT[(size_t)o * B + b] = g[(size_t)b * O + o];
+        }
+}
+
+const ds_dense_kernels ds_dense_kernels_avx2 = {DS_KERNEL_AVX2, 1, fwd, bwd_inp, bwd_w,
+                                                relu_bwd};
 
 #else
 typedef int ds_dense_avx2_empty; /* ISO C wants something in a translation unit */

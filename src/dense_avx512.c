@@ -299,7 +299,40 @@ T512 static void bwd_w(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int
     }
 }
 
-const ds_dense_kernels ds_dense_kernels_avx512 = {DS_KERNEL_AVX512, 1, fwd, bwd_inp, bwd_w};
+/* ---------------------------------------------------------------------------------- */
+/* relu backward, and the transposed copy backward_input reads */
+
+T512 static void relu_bwd(float *g, const float *z, float *gT, int B, int O)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    /* z > 0 is false for NaN and -0, which then give +0, as act.c's relu backward */
+    for (int b = 0; b < B; b++) {
+        float *gr = g + (size_t)b * O;
+        const float *zr = z + (size_t)b * O;
+        for (int o = 0; o < O; o += 16) {
+            __mmask16 m = (__mmask16)(O - o >= 16 ? 0xFFFF : (1u << (O - o)) - 1u);
+            __mmask16 pos = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, zr + o), zero,
+                                                    _CMP_GT_OQ);
+            _mm512_mask_storeu_ps(gr + o, m, _mm512_maskz_loadu_ps(pos, gr + o));
+        }
+    }
+    if (!gT) return;
+    /* 16 x 16 blocks: gather 16 rows' column o with a strided pattern into one row of gT */
+    for (int b0 = 0; b0 < B; b0 += 16) {
+        __mmask16 m = (__mmask16)(B - b0 >= 16 ? 0xFFFF : (1u << (B - b0)) - 1u);
+        const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+                                                                  10, 11, 12, 13, 14, 15),
+                                               _mm512_set1_epi32(O));
+        for (int o = 0; o < O; o++) {
+            __m512 col = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx,
+                                                  g + (size_t)b0 * O + o, 4);
+            _mm512_mask_storeu_ps(gT + (size_t)o * B + b0, m, col);
+        }
+    }
+}
+
+const ds_dense_kernels ds_dense_kernels_avx512 = {DS_KERNEL_AVX512, 1, fwd, bwd_inp, bwd_w,
+                                                  relu_bwd};
 
 #else
 typedef int ds_dense_avx512_empty; /* ISO C wants something in a translation unit */

@@ -91,6 +91,33 @@ void ds_dense_forward_run(const ds_exec *x, const ds_activation *act, ds_keras_v
 }
 
 /* ---------------------------------------------------------------------------------- */
+/* optimizer updates */
+
+/* elements per update task: large enough to amortize a task, small enough to balance */
+enum { UPDATE_CHUNK = 16384 };
+
+static int update_tasks(const ds_update *u)
+{
+    if (!u->opt || u->hi <= u->lo) return 0;
+    return (int)((u->hi - u->lo + UPDATE_CHUNK - 1) / UPDATE_CHUNK);
+}
+
+static void update_task(const ds_update *u, int t)
+{
+    size_t lo = u->lo + (size_t)t * UPDATE_CHUNK;
+    size_t hi = u->hi - lo < UPDATE_CHUNK ? u->hi : lo + UPDATE_CHUNK;
+    ds_optim_update(u->opt, u->params, u->grads, lo, hi);
+}
+
+static void update_only_task(void *ctx, int t) { update_task(ctx, t); }
+
+void ds_update_run(const ds_exec *x, const ds_update *u)
+{
+    int n = update_tasks(u);
+    ds_pool_run(n > 1 ? x->pool : NULL, n, update_only_task, (void *)u);
+}
+
+/* ---------------------------------------------------------------------------------- */
 /* backward */
 
 typedef struct {
@@ -98,7 +125,10 @@ typedef struct {
     ds_dense_bwd_inp_args gi;
     ds_dense_bwd_w_args gw;
     float *dbias;
-    int inp_parts, w_parts; /* tasks [0, inp_parts) for dinp, then dweight, then dbias */
+    int zero_first;
+    const ds_update *pending;
+    /* tasks: [0, inp_parts) dinp, then w_parts for dweight, then dbias, then updates */
+    int inp_parts, w_parts, bias_parts;
 } bwd_job;
 
 /* dbias (O) += column sums of dout per shard, added in shard order (as dense.c) */
@@ -132,10 +162,20 @@ static void bwd_task(void *ctx, int t)
     t -= j->inp_parts;
     if (t < j->w_parts) { /* dweight rows i */
         cut(j->gw.I, ROW_UNIT, j->w_parts, t, &lo, &hi);
-        if (lo < hi) j->kern->backward_weight(&j->gw, lo, hi, 0, j->gw.O);
+        if (lo == hi) return;
+        if (j->zero_first)
+            memset(j->gw.dweight + (size_t)lo * j->gw.O, 0,
+                   sizeof(float) * (size_t)(hi - lo) * (size_t)j->gw.O);
+        j->kern->backward_weight(&j->gw, lo, hi, 0, j->gw.O);
         return;
     }
-    bias_grad(j->dbias, j->gw.dout, j->gw.B, j->gw.O);
+    t -= j->w_parts;
+    if (t < j->bias_parts) {
+        if (j->zero_first) memset(j->dbias, 0, sizeof(float) * (size_t)j->gw.O);
+        bias_grad(j->dbias, j->gw.dout, j->gw.B, j->gw.O);
+        return;
+    }
+    update_task(j->pending, t - j->bias_parts);
 }
 
 /* doutT (O,B) = dout (B,O)^T, in blocks that stay in cache */
@@ -150,23 +190,39 @@ static void transpose(float *doutT, const float *dout, int B, int O)
         }
 }
 
-void ds_dense_backward_run(const ds_exec *x, float *dinp, float *dweight, float *dbias,
-                           const float *dout, const float *inp, const float *weight,
-                           float *scratch, float *doutT, int B, int I, int O)
+void ds_dense_backward_run(const ds_exec *x, const ds_dense_bwd *b)
 {
-    if (!fast_shape(x, I, O)) {
-        ds_dense_backward(dinp, dweight, dbias, dout, inp, weight, scratch, B, I, O);
+    const int B = b->B, I = b->I, O = b->O;
+    const int fast = fast_shape(x, I, O);
+    const int relu = !b->g_is_dz && b->act->kind == DS_ACT_RELU;
+    const int transposed = fast && b->dinp && x->kern->needs_doutT;
+    if (fast && relu) {
+        x->kern->relu_backward(b->g, b->z, transposed ? b->doutT : NULL, B, O);
+    } else {
+        if (!b->g_is_dz) ds_act_backward(b->act, b->kv, b->g, b->g, b->z, b->a, B, O);
+        if (transposed) transpose(b->doutT, b->g, B, O);
+    }
+    if (!fast) {
+        if (b->zero_first) {
+            memset(b->dweight, 0, sizeof(float) * (size_t)I * (size_t)O);
+            if (b->dbias) memset(b->dbias, 0, sizeof(float) * (size_t)O);
+        }
+        ds_dense_backward(b->dinp, b->dweight, b->dbias, b->g, b->inp, b->weight, b->scratch, B,
+                          I, O);
+        ds_update_run(x, &b->pending);
         return;
     }
     bwd_job j;
     j.kern = x->kern;
-    if (dinp && j.kern->needs_doutT) transpose(doutT, dout, B, O);
-    j.gi = (ds_dense_bwd_inp_args){dinp, dout, doutT, weight, B, I, O};
-    j.gw = (ds_dense_bwd_w_args){dweight, inp, dout, B, I, O};
-    j.dbias = dbias;
+    j.gi = (ds_dense_bwd_inp_args){b->dinp, b->g, b->doutT, b->weight, B, I, O};
+    j.gw = (ds_dense_bwd_w_args){b->dweight, b->inp, b->g, B, I, O};
+    j.dbias = b->dbias;
+    j.zero_first = b->zero_first;
+    j.pending = &b->pending;
     int parts = parts_for(x, (long)B * I * O);
-    j.inp_parts = dinp ? parts : 0;
+    j.inp_parts = b->dinp ? parts : 0;
     j.w_parts = parts;
-    ds_pool_run(parts > 1 ? x->pool : NULL, j.inp_parts + j.w_parts + (dbias != NULL), bwd_task,
-                &j);
+    j.bias_parts = b->dbias != NULL;
+    int n = j.inp_parts + j.w_parts + j.bias_parts + update_tasks(&b->pending);
+    ds_pool_run(parts > 1 || update_tasks(&b->pending) > 1 ? x->pool : NULL, n, bwd_task, &j);
 }

@@ -90,6 +90,9 @@ typedef struct {
     void (*backward_input)(const ds_dense_bwd_inp_args *g, int b0, int b1, int i0, int i1);
     /* dweight rows [i0,i1) and columns [o0,o1) */
     void (*backward_weight)(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int o1);
+    /* relu's backward in place, g (B,O) = z > 0 ? g : 0 (act.c's bits), and gT (O,B) = the
+     * result transposed when gT is not NULL */
+    void (*relu_backward)(float *g, const float *z, float *gT, int B, int O);
 } ds_dense_kernels;
 
 extern const ds_dense_kernels ds_dense_kernels_portable;
@@ -119,29 +122,6 @@ int ds_pool_threads(const ds_pool *p); /* 1 for NULL */
 /* Runs fn(ctx, t) for t in [0, n_tasks) on the workers and the caller; returns when all
  * are done. A NULL pool runs them in order on the caller. */
 void ds_pool_run(ds_pool *p, int n_tasks, ds_task_fn fn, void *ctx);
-
-/* ---- running a dense layer (dense_run.c) ---- */
-
-/* How a model runs its products: kernels (NULL: the reference kernels of dense.c) and
- * threads (pool NULL: the caller only). */
-typedef struct {
-    const ds_dense_kernels *kern;
-    ds_pool *pool;
-} ds_exec;
-
-/* Products below this many multiply-adds stay on the calling thread. */
-#define DS_PAR_MIN_WORK (1L << 18)
-
-/* z (B,O) = inp @ weight + bias, then a = act(z). */
-void ds_dense_forward_run(const ds_exec *x, const ds_activation *act, ds_keras_version kv,
-                          float *z, float *a, const float *inp, const float *weight,
-                          const float *bias, int B, int I, int O);
-/* ds_dense_backward's results (dinp may be NULL; dbias may be NULL); scratch is
- * ds_dense_backward's, doutT (O*B floats) a buffer for the kernels that read dout
- * transposed. */
-void ds_dense_backward_run(const ds_exec *x, float *dinp, float *dweight, float *dbias,
-                           const float *dout, const float *inp, const float *weight,
-                           float *scratch, float *doutT, int B, int I, int O);
 
 /* ---- losses (loss.c) ---- */
 
@@ -201,6 +181,62 @@ double ds_optim_current_lr(const ds_optim_state *st);
  * iterations += 1. */
 void ds_optim_step(ds_optim_state *st, float *param, float *grad,
                    const ds_tensor_span *tensors, int n_tensors);
+/* The same step in pieces, so that it can follow each gradient as soon as it is known:
+ * ds_optim_update applies clipvalue, decay and the rule to elements [lo, hi) (state is
+ * only read, so disjoint ranges may run concurrently), ds_optim_finish ends the step
+ * (iterations += 1). Only when ds_optim_elementwise (no clipnorm or global_clipnorm,
+ * which need every gradient first); then update over all elements and finish equal
+ * ds_optim_step bit for bit. */
+int ds_optim_elementwise(const ds_optim_state *st);
+void ds_optim_update(const ds_optim_state *st, float *param, float *grad, size_t lo, size_t hi);
+void ds_optim_finish(ds_optim_state *st);
+
+/* ---- running a dense layer (dense_run.c) ---- */
+
+/* How a model runs its products: kernels (NULL: the reference kernels of dense.c) and
+ * threads (pool NULL: the caller only). */
+typedef struct {
+    const ds_dense_kernels *kern;
+    ds_pool *pool;
+} ds_exec;
+
+/* Products below this many multiply-adds stay on the calling thread. */
+#define DS_PAR_MIN_WORK (1L << 18)
+
+/* z (B,O) = inp @ weight + bias, then a = act(z). */
+void ds_dense_forward_run(const ds_exec *x, const ds_activation *act, ds_keras_version kv,
+                          float *z, float *a, const float *inp, const float *weight,
+                          const float *bias, int B, int I, int O);
+/* An optimizer update of elements [lo, hi) of the parameter and gradient arenas, run
+ * with a layer's backward tasks (opt NULL: none). */
+typedef struct {
+    const ds_optim_state *opt;
+    float *params, *grads;
+    size_t lo, hi;
+} ds_update;
+
+/* One dense layer's backward pass. */
+typedef struct {
+    const ds_activation *act;
+    ds_keras_version kv;
+    int g_is_dz;        /* g already holds dL/dz (fused softmax or sigmoid loss) */
+    float *g;           /* (B,O) in: dL/da; out: dL/dz */
+    const float *z, *a; /* (B,O) the forward pass's pre-activation and output */
+    float *dinp;        /* (B,I) out, or NULL */
+    float *dweight;     /* (I,O) += */
+    float *dbias;       /* (O) +=, or NULL */
+    const float *inp, *weight;
+    float *scratch;     /* ds_dense_backward's (I*O + O) */
+    float *doutT;       /* (O*B) for kernels that read dL/dz transposed */
+    int B, I, O;
+    int zero_first;     /* set dweight and dbias to zero first (then = rather than +=) */
+    ds_update pending;  /* an update to run alongside (another layer's parameters) */
+} ds_dense_bwd;
+
+/* dz = act'(z) dL/da in place, then ds_dense_backward's results, plus b->pending. */
+void ds_dense_backward_run(const ds_exec *x, const ds_dense_bwd *b);
+/* Runs an update alone, split among the threads. */
+void ds_update_run(const ds_exec *x, const ds_update *u);
 
 /* ---- the model (model.c) ---- */
 
@@ -251,6 +287,13 @@ struct ds_model {
 ds_status ds_model_reserve(ds_model *m, int rows, ds_error *err);
 /* Forward pass over n rows into the work buffers; training turns dropout on. */
 void ds_model_forward(ds_model *m, const float *x, int n, int training, ds_rng *dropout_rng);
+/* fit's training step on n rows (work buffers reserved): forward, loss (mean in *loss),
+ * backward and the optimizer step, the update fused into the backward pass when the
+ * optimizer allows (same bits as zero_grad, train_batch_grad, then ds_optim_step).
+ * Returns 0 without touching the parameters when stop_nonfinite and the loss is NaN or
+ * infinite, else 1. */
+int ds_model_train_step(ds_model *m, const float *x, const float *y, int n,
+                        ds_rng *dropout_rng, int stop_nonfinite, double *loss);
 /* Width of the widest layer or input. */
 int ds_model_max_width(const ds_model *m);
 

@@ -502,22 +502,44 @@ void ds_model_forward(ds_model *m, const float *x, int n, int training, ds_rng *
 }
 
 /* The backward pass after a forward over the same n rows: d holds the loss gradient
- * with respect to the last layer's output (or its pre-activation when d_is_dz). */
-static void model_backward(ds_model *m, const float *x, int n, float *d, int d_is_dz)
+ * with respect to the last layer's output (or its pre-activation when d_is_dz). With
+ * `fused`, gradients are not accumulated but set, and each layer's parameters take their
+ * optimizer update as soon as its gradients are complete (during the next layer's
+ * backward tasks); the caller ends the step with ds_optim_finish. */
+static void model_backward(ds_model *m, const float *x, int n, float *d, int d_is_dz, int fused)
 {
     float *g = d;
     float *other = (d == m->d0) ? m->d1 : m->d0;
+    ds_update pending = {NULL, m->params, m->grads, 0, 0};
     for (int k = m->n_layers - 1; k >= 0; k--) {
         const ds_layer *l = &m->layers[k];
-        const float *inp = k ? m->a[k - 1] : x;
         if (l->kind == DS_LAYER_DENSE) {
-            if (!d_is_dz)
-                ds_act_backward(&l->dense.activation, m->keras, g, g, m->z[k], m->a[k], n,
-                                l->n_out);
-            ds_dense_backward_run(&m->exec, k ? other : NULL, m->grads + l->w_off,
-                                  l->b_off >= 0 ? m->grads + l->b_off : NULL, g, inp,
-                                  m->params + l->w_off, m->scratch, m->dT, n, l->n_in,
-                                  l->n_out);
+            ds_dense_bwd b;
+            b.act = &l->dense.activation;
+            b.kv = m->keras;
+            b.g_is_dz = d_is_dz;
+            b.g = g;
+            b.z = m->z[k];
+            b.a = m->a[k];
+            b.dinp = k ? other : NULL;
+            b.dweight = m->grads + l->w_off;
+            b.dbias = l->b_off >= 0 ? m->grads + l->b_off : NULL;
+            b.inp = k ? m->a[k - 1] : x;
+            b.weight = m->params + l->w_off;
+            b.scratch = m->scratch;
+            b.doutT = m->dT;
+            b.B = n;
+            b.I = l->n_in;
+            b.O = l->n_out;
+            b.zero_first = fused;
+            b.pending = pending;
+            ds_dense_backward_run(&m->exec, &b);
+            if (fused) { /* this layer's kernel then bias, contiguous in the arena */
+                pending.opt = &m->opt;
+                pending.lo = (size_t)l->w_off;
+                pending.hi = (size_t)l->w_off + (size_t)l->n_in * (size_t)l->n_out +
+                             (l->b_off >= 0 ? (size_t)l->n_out : 0);
+            }
             float *t = g;
             g = other;
             other = t;
@@ -527,6 +549,7 @@ static void model_backward(ds_model *m, const float *x, int n, float *d, int d_i
         }
         d_is_dz = 0;
     }
+    if (fused) ds_update_run(&m->exec, &pending);
 }
 
 static ds_status check_ready(const ds_model *m, ds_error *err)
@@ -553,9 +576,31 @@ ds_status ds_model_train_batch_grad(ds_model *m, const float *x, const float *y,
     int logits = m->loss_input != DS_LOSS_FROM_PROBS;
     double sum = ds_loss_compute(&m->compile.loss, m->loss_input, m->a[L], m->z[L], y, n, w,
                                  m->d0, 1.0f / (float)n);
-    model_backward(m, x, n, m->d0, logits);
+    model_backward(m, x, n, m->d0, logits, 0);
     if (loss) *loss = sum / n;
     return DS_OK;
+}
+
+int ds_model_train_step(ds_model *m, const float *x, const float *y, int n,
+                        ds_rng *dropout_rng, int stop_nonfinite, double *loss)
+{
+    ds_model_forward(m, x, n, 1, dropout_rng);
+    int L = m->n_layers - 1;
+    int w = m->layers[L].n_out;
+    int logits = m->loss_input != DS_LOSS_FROM_PROBS;
+    double sum = ds_loss_compute(&m->compile.loss, m->loss_input, m->a[L], m->z[L], y, n, w,
+                                 m->d0, 1.0f / (float)n);
+    *loss = sum / n;
+    if (stop_nonfinite && !isfinite(*loss)) return 0;
+    if (ds_optim_elementwise(&m->opt)) {
+        model_backward(m, x, n, m->d0, logits, 1);
+        ds_optim_finish(&m->opt);
+    } else {
+        ds_model_zero_grad(m);
+        model_backward(m, x, n, m->d0, logits, 0);
+        ds_optim_step(&m->opt, m->params, m->grads, m->tensors, m->n_tensors);
+    }
+    return 1;
 }
 
 ds_status ds_model_apply_gradients(ds_model *m, ds_error *err)

@@ -2,70 +2,86 @@
  * pool.c - a small pool of worker threads owned by one model: ds_pool_run hands out
  * numbered tasks to the workers and the calling thread and returns when all are done.
  *
- * A run publishes (fn, ctx, n_tasks) and bumps a generation counter; every thread then
- * takes task numbers from a shared counter until none are left. Which thread runs which
- * task varies from run to run, so tasks must write disjoint results whose values do not
- * depend on the thread (the dense kernels guarantee that). Between runs the workers spin
- * for a short while, since in training the next run follows within microseconds, then
- * sleep on a condition variable. Deliberately absent: priorities, nested runs, work
- * stealing between runs.
+ * A run publishes (fn, ctx) and then a 64-bit ticket holding the run's generation, its
+ * number of tasks and the next task number. Threads claim tasks by advancing the ticket
+ * with compare-and-swap, which fails once every task is claimed, so the caller never
+ * waits for a worker that has not claimed anything: on a busy machine where a worker gets
+ * no processor, the caller simply runs every task itself. It waits only until every
+ * claimed task is finished. A claim succeeds only on the current ticket, and fn and ctx
+ * are read after it, so a late worker can never mix two runs. Which thread runs which
+ * task varies, so tasks must write disjoint results whose values do not depend on the
+ * thread (the dense kernels guarantee that). Idle workers spin briefly (the next run
+ * usually follows within microseconds in training), then sleep on a condition variable.
+ * Deliberately absent: priorities, nested runs, affinity.
  */
 #include "internal.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
 #include <immintrin.h>
 #define CPU_RELAX() _mm_pause()
 #else
 #define CPU_RELAX() ((void)0)
 #endif
 
-/* how long an idle worker spins before it sleeps: about 50 to 100 microseconds */
-enum { SPIN_ROUNDS = 4000 };
+/* how long an idle worker spins before it sleeps: some tens of microseconds */
+enum { SPIN_ROUNDS = 2000 };
+
+/* the ticket: generation (24 bits) | number of tasks (20 bits) | next task (20 bits) */
+#define TASK_BITS 20
+#define MAX_TASKS ((1 << TASK_BITS) - 1)
+static uint32_t ticket_gen(uint64_t t) { return (uint32_t)(t >> (2 * TASK_BITS)); }
+static int ticket_tasks(uint64_t t) { return (int)((t >> TASK_BITS) & MAX_TASKS); }
+static int ticket_next(uint64_t t) { return (int)(t & MAX_TASKS); }
 
 struct ds_pool {
     int n_threads; /* including the caller */
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t wake;
-    atomic_uint generation; /* bumped once per run */
-    atomic_int next_task;
-    atomic_int n_done; /* workers finished with the current run */
+    _Atomic uint64_t ticket;
+    atomic_int finished; /* tasks of the current run done */
     atomic_int stop;
-    /* the current run, written before generation is bumped */
+    /* the current run: written before its ticket is published, constant while any of
+     * its tasks is unclaimed or running */
     ds_task_fn fn;
     void *ctx;
-    int n_tasks;
 };
 
+/* Claims and runs tasks of the current run until none is left. */
 static void run_tasks(ds_pool *p)
 {
-    for (;;) {
-        int t = atomic_fetch_add_explicit(&p->next_task, 1, memory_order_relaxed);
-        if (t >= p->n_tasks) break;
-        p->fn(p->ctx, t);
+    uint64_t t = atomic_load_explicit(&p->ticket, memory_order_acquire);
+    while (ticket_next(t) < ticket_tasks(t)) {
+        if (!atomic_compare_exchange_weak_explicit(&p->ticket, &t, t + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue; /* t now holds the current ticket */
+        p->fn(p->ctx, ticket_next(t));
+        atomic_fetch_add_explicit(&p->finished, 1, memory_order_release);
+        t = atomic_load_explicit(&p->ticket, memory_order_acquire);
     }
 }
 
 static void *worker(void *arg)
 {
     ds_pool *p = arg;
-    unsigned seen = 0;
+    uint32_t seen = 0;
     for (;;) {
-        unsigned g;
+        uint32_t g;
         int spins = 0;
-        while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
+        while ((g = ticket_gen(atomic_load_explicit(&p->ticket, memory_order_acquire))) == seen &&
                !atomic_load_explicit(&p->stop, memory_order_relaxed)) {
             if (++spins < SPIN_ROUNDS) {
                 CPU_RELAX();
                 continue;
             }
             pthread_mutex_lock(&p->mu);
-            while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen &&
+            while (ticket_gen(atomic_load_explicit(&p->ticket, memory_order_acquire)) == seen &&
                    !atomic_load_explicit(&p->stop, memory_order_relaxed))
                 pthread_cond_wait(&p->wake, &p->mu);
             pthread_mutex_unlock(&p->mu);
@@ -73,7 +89,6 @@ static void *worker(void *arg)
         if (atomic_load_explicit(&p->stop, memory_order_acquire)) break;
         seen = g;
         run_tasks(p);
-        atomic_fetch_add_explicit(&p->n_done, 1, memory_order_release);
     }
     return NULL;
 }
@@ -82,7 +97,7 @@ ds_status ds_pool_create(ds_pool **out, int n_threads, ds_error *err)
 {
     *out = NULL;
     if (n_threads < 2 || n_threads > DS_MAX_THREADS)
-        return ds_fail(err, DS_ERR_ARG, "threads: %d workers is not in [2, %d]", n_threads,
+        return ds_fail(err, DS_ERR_ARG, "threads: a pool of %d is not in [2, %d]", n_threads,
                        DS_MAX_THREADS);
     ds_pool *p = calloc(1, sizeof *p);
     if (!p) return ds_fail(err, DS_ERR_NOMEM, "threads: out of memory");
@@ -93,9 +108,8 @@ ds_status ds_pool_create(ds_pool **out, int n_threads, ds_error *err)
     }
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
-    atomic_init(&p->generation, 0u);
-    atomic_init(&p->next_task, 0);
-    atomic_init(&p->n_done, 0);
+    atomic_init(&p->ticket, (uint64_t)0);
+    atomic_init(&p->finished, 0);
     atomic_init(&p->stop, 0);
     p->n_threads = 1;
     for (int i = 0; i < n_threads - 1; i++) {
@@ -128,24 +142,25 @@ int ds_pool_threads(const ds_pool *p) { return p ? p->n_threads : 1; }
 
 void ds_pool_run(ds_pool *p, int n_tasks, ds_task_fn fn, void *ctx)
 {
-    if (!p || n_tasks <= 1) {
+    if (!p || n_tasks <= 1 || n_tasks > MAX_TASKS) {
         for (int t = 0; t < n_tasks; t++) fn(ctx, t);
         return;
     }
+    /* the previous run is complete, so no thread reads these now */
     p->fn = fn;
     p->ctx = ctx;
-    p->n_tasks = n_tasks;
-    atomic_store_explicit(&p->next_task, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->n_done, 0, memory_order_relaxed);
-    /* the release publishes fn, ctx and n_tasks; the lock orders it with sleepers */
+    atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
+    uint64_t gen = (ticket_gen(atomic_load_explicit(&p->ticket, memory_order_relaxed)) + 1) &
+                   ((1u << (64 - 2 * TASK_BITS)) - 1);
+    uint64_t ticket = gen << (2 * TASK_BITS) | (uint64_t)n_tasks << TASK_BITS;
+    /* the release publishes fn and ctx; the lock orders it with sleepers */
     pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->generation, 1u, memory_order_release);
+    atomic_store_explicit(&p->ticket, ticket, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     run_tasks(p);
-    const int workers = p->n_threads - 1;
     int spins = 0;
-    while (atomic_load_explicit(&p->n_done, memory_order_acquire) < workers) {
+    while (atomic_load_explicit(&p->finished, memory_order_acquire) < n_tasks) {
         if (++spins < SPIN_ROUNDS) CPU_RELAX();
         else sched_yield();
     }

@@ -365,7 +365,7 @@ static void test_kernel_names_and_env(void)
 
 enum { N_IN = 120, N_OUT = 10 };
 
-static ds_model *make_mlp(ds_kernel kernel, int threads)
+static ds_model *make_mlp_opt(ds_kernel kernel, int threads, int dropout, ds_optimizer opt)
 {
     ds_model *m = NULL;
     ds_model_create(&m, N_IN, NULL);
@@ -375,7 +375,7 @@ static ds_model *make_mlp(ds_kernel kernel, int threads)
     c.activation = ds_activation_defaults(DS_ACT_RELU);
     c.bias_initializer = ds_initializer_defaults(DS_INIT_RANDOM_NORMAL);
     ds_model_add_dense(m, &c, NULL);
-    ds_model_add_dropout(m, 0.2f, NULL);
+    if (dropout) ds_model_add_dropout(m, 0.2f, NULL);
     c = ds_dense_defaults(64);
     c.activation = ds_activation_defaults(DS_ACT_TANH);
     ds_model_add_dense(m, &c, NULL);
@@ -385,10 +385,16 @@ static ds_model *make_mlp(ds_kernel kernel, int threads)
     ds_model_build(m, 11, NULL);
     ds_compile_config cc = ds_compile_defaults();
     cc.loss = ds_loss_defaults(DS_LOSS_CATEGORICAL_CROSSENTROPY);
-    cc.optimizer = ds_optimizer_defaults(DS_OPT_SGD);
-    cc.optimizer.momentum = 0.9;
+    cc.optimizer = opt;
     ds_model_compile(m, &cc, NULL);
     return m;
+}
+
+static ds_model *make_mlp(ds_kernel kernel, int threads)
+{
+    ds_optimizer o = ds_optimizer_defaults(DS_OPT_SGD);
+    o.momentum = 0.9;
+    return make_mlp_opt(kernel, threads, 1, o);
 }
 
 static ds_dataset *make_data(int n)
@@ -501,6 +507,57 @@ static void test_kernels_train_alike(void)
     ds_dataset_free(d);
 }
 
+/* fit updates each layer during the backward pass; the bits must be those of
+ * zero_grad, train_batch_grad, apply_gradients */
+static void test_fused_step_same_bits(void)
+{
+    ds_dataset *d = make_data(200);
+    ds_optimizer opts[9];
+    int n_opts = 0;
+    opts[n_opts] = ds_optimizer_defaults(DS_OPT_SGD);
+    opts[n_opts++].momentum = 0.9;
+    opts[n_opts] = ds_optimizer_defaults(DS_OPT_SGD);
+    opts[n_opts].momentum = 0.5;
+    opts[n_opts++].nesterov = 1;
+    opts[n_opts++] = ds_optimizer_defaults(DS_OPT_ADAM);
+    opts[n_opts++] = ds_optimizer_defaults(DS_OPT_ADAMW);
+    opts[n_opts++] = ds_optimizer_defaults(DS_OPT_NADAM);
+    opts[n_opts] = ds_optimizer_defaults(DS_OPT_RMSPROP);
+    opts[n_opts++].momentum = 0.5;
+    opts[n_opts] = ds_optimizer_defaults(DS_OPT_ADAGRAD);
+    opts[n_opts++].clipvalue = 0.01;
+    opts[n_opts] = ds_optimizer_defaults(DS_OPT_SGD);
+    opts[n_opts++].clipnorm = 0.1; /* not elementwise: the unfused path */
+    opts[n_opts++] = ds_optimizer_defaults(DS_OPT_ADAMAX);
+    ds_kernel kernels[2] = {DS_KERNEL_PORTABLE, ds_kernel_best()};
+    for (int q = 0; q < 2; q++)
+        for (int t = 1; t <= 2; t++)
+            for (int i = 0; i < n_opts; i++) {
+                ds_model *a = make_mlp_opt(kernels[q], t, 0, opts[i]);
+                ds_model *b = make_mlp_opt(kernels[q], t, 0, opts[i]);
+                ds_fit_options fo = ds_fit_defaults();
+                fo.batch_size = 45;
+                fo.shuffle = 0;
+                CHECK_OK(ds_model_fit(a, d, &fo, NULL, NULL));
+                for (int r0 = 0; r0 < d->n; r0 += 45) {
+                    int nb = d->n - r0 < 45 ? d->n - r0 : 45;
+                    ds_model_zero_grad(b);
+                    CHECK_OK(ds_model_train_batch_grad(b, d->x + (size_t)r0 * N_IN,
+                                                       d->y + (size_t)r0 * N_OUT, nb, NULL, NULL,
+                                                       NULL));
+                    CHECK_OK(ds_model_apply_gradients(b, NULL));
+                }
+                CHECK(memcmp(ds_model_params(a), ds_model_params(b),
+                             sizeof(float) * ds_model_n_params(a)) == 0,
+                      "%s, %d threads, %s: fit's fused step differs from the separate one",
+                      ds_kernel_name(kernels[q]), t, ds_opt_kind_name(opts[i].kind));
+                CHECK(ds_model_iterations(a) == ds_model_iterations(b), "iterations");
+                ds_model_free(a);
+                ds_model_free(b);
+            }
+    ds_dataset_free(d);
+}
+
 #ifdef COUNT_MALLOC
 static long allocs_after_first = -1, allocs_at_end;
 static int count_batches(ds_model *m, int epoch, int batch, int n_batches, double loss, void *u)
@@ -542,6 +599,7 @@ int main(void)
     RUN(test_kernel_names_and_env);
     RUN(test_threads_same_bits);
     RUN(test_kernels_train_alike);
+    RUN(test_fused_step_same_bits);
     RUN(test_threaded_fit_allocates_nothing);
     return HARNESS_DONE();
 }

@@ -3,10 +3,12 @@
 #   scripts/deps.sh build   compiler, make, pkg-config, libcsv, inih
 #   scripts/deps.sh test    the above plus what the tests use: python3 (its csv module
 #                           reads outputs back) and chromium (renders the report)
+#   scripts/deps.sh bench   the build's plus OpenBLAS, the yardstick of make bench
 set -e
 pkgs="gcc make pkg-config libc6-dev libcsv-dev libinih-dev"
 case "${1:-build}" in
     test) pkgs="$pkgs python3 chromium" ;;
+    bench) pkgs="$pkgs libopenblas-dev" ;;
 esac
 missing=""
 for p in $pkgs; do

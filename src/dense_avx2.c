@@ -21,6 +21,7 @@
 #define INLINE static inline __attribute__((always_inline))
 #define NOINLINE static __attribute__((noinline))
 
+/* register tile MR x NR; blocks of I for forward at most KC long (DS_PACK_K when packed) */
 enum { MR = 6, NR = 16, KC = 256 };
 
 typedef struct {
@@ -82,8 +83,11 @@ INLINE T256 void store_row(float *p, row_mask m, int full, __m256 v0, __m256 v1)
 /* ---------------------------------------------------------------------------------- */
 /* forward */
 
+/* z (and relu) for rows b..b+mr-1, columns o..o+nr-1, the I-block k0..k0+kc-1: weight
+ * rows at wb (stride ldb), inp rows in place or, when apack is not NULL, copied k-major */
 INLINE T256 void fwd_tile_t(const ds_dense_fwd_args *g, int b, int mr, int o, int nr, int k0,
-                            int kc, int full)
+                            int kc, const float *wb, ptrdiff_t ldb, const float *apack,
+                            int full)
 {
     const int I = g->I, O = g->O;
     const row_mask m = masks(nr);
@@ -109,8 +113,13 @@ INLINE T256 void fwd_tile_t(const ds_dense_fwd_args *g, int b, int mr, int o, in
         }
     }
     const float *ap[MR];
-    row_ptrs(ap, g->inp + (size_t)b * I + k0, I, mr);
-    tile_fma(kc, ap, 1, g->weight + (size_t)k0 * O + o, O, m, full, acc);
+    if (apack) {
+        row_ptrs(ap, apack, 1, MR);
+        tile_fma(kc, ap, MR, wb, ldb, m, full, acc);
+    } else {
+        row_ptrs(ap, g->inp + (size_t)b * I + k0, I, mr);
+        tile_fma(kc, ap, 1, wb, ldb, m, full, acc);
+    }
     const int relu = k0 + kc == I && g->a;
     const __m256 zero = _mm256_setzero_ps();
 #pragma GCC unroll 6
@@ -125,32 +134,62 @@ INLINE T256 void fwd_tile_t(const ds_dense_fwd_args *g, int b, int mr, int o, in
 }
 
 /* one instance for whole tiles, one for edges: each keeps its accumulators in registers */
-NOINLINE T256 void fwd_tile_full(const ds_dense_fwd_args *g, int b, int o, int k0, int kc)
+NOINLINE T256 void fwd_tile_full(const ds_dense_fwd_args *g, int b, int o, int k0, int kc,
+                                 const float *wb, ptrdiff_t ldb, const float *apack)
 {
-    fwd_tile_t(g, b, MR, o, NR, k0, kc, 1);
+    fwd_tile_t(g, b, MR, o, NR, k0, kc, wb, ldb, apack, 1);
 }
 
 NOINLINE T256 void fwd_tile_edge(const ds_dense_fwd_args *g, int b, int mr, int o, int nr,
-                                 int k0, int kc)
+                                 int k0, int kc, const float *wb, ptrdiff_t ldb)
 {
-    fwd_tile_t(g, b, mr, o, nr, k0, kc, 0);
+    fwd_tile_t(g, b, mr, o, nr, k0, kc, wb, ldb, NULL, 0);
 }
 
-T256 static void fwd(const ds_dense_fwd_args *g, int b0, int b1, int o0, int o1)
+/* Blocks of I outermost, one weight panel (kc x 16) for every row tile; with many rows
+ * the panel and (given scratch) the row tiles are copied first (see dense_avx512.c). */
+T256 static void fwd(const ds_dense_fwd_args *g, int b0, int b1, int o0, int o1,
+                     float *scratch)
 {
-    const int I = g->I;
-    for (int o = o0; o < o1; o += NR) {
-        int nr = o1 - o < NR ? o1 - o : NR;
-        int k0 = 0;
-        do { /* I = 0 still sets z = bias */
-            int kc = I - k0 < KC ? I - k0 : KC;
-            for (int b = b0; b < b1; b += MR) {
-                int mr = b1 - b < MR ? b1 - b : MR;
-                if (mr == MR && nr == NR) fwd_tile_full(g, b, o, k0, kc);
-                else fwd_tile_edge(g, b, mr, o, nr, k0, kc);
+    const int I = g->I, O = g->O;
+    const int pack = b1 - b0 >= DS_PACK_MIN_ROWS;
+    float *apack = pack ? scratch : NULL;
+    const int kmax = pack ? DS_PACK_K : KC;
+    const int nk = I > 0 ? (I + kmax - 1) / kmax : 1; /* I = 0 still sets z = bias */
+    float panel[DS_PACK_K * NR] __attribute__((aligned(32)));
+    int k0 = 0;
+    for (int kb = 0; kb < nk; kb++) {
+        const int k1 = (int)((long)I * (kb + 1) / nk), kc = k1 - k0;
+        if (apack) /* tile t at apack + t * MR * DS_PACK_K, t[k * MR + r] */
+            for (int b = b0; b + MR <= b1; b += MR) {
+                float *t = apack + (size_t)(b - b0) * DS_PACK_K;
+                const float *rows = g->inp + (size_t)b * I + k0;
+                for (int q = 0; q < MR; q++)
+                    for (int k = 0; k < kc; k++) t[k * MR + q] = rows[(size_t)q * I + k];
             }
-            k0 += kc;
-        } while (k0 < I);
+        for (int o = o0; o < o1; o += NR) {
+            const int nr = o1 - o < NR ? o1 - o : NR;
+            const float *wb = g->weight + (size_t)k0 * O + o;
+            ptrdiff_t ldb = O;
+            if (pack) {
+                const row_mask m = masks(nr);
+                for (int k = 0; k < kc; k++) {
+                    const float *src = wb + (size_t)k * O;
+                    _mm256_store_ps(panel + k * NR, _mm256_maskload_ps(src, m.m0));
+                    _mm256_store_ps(panel + k * NR + 8, _mm256_maskload_ps(src + 8, m.m1));
+                }
+                wb = panel;
+                ldb = NR;
+            }
+            for (int b = b0; b < b1; b += MR) {
+                const int mr = b1 - b < MR ? b1 - b : MR;
+                if (mr == MR && nr == NR)
+                    fwd_tile_full(g, b, o, k0, kc, wb, ldb,
+                                  apack ? apack + (size_t)(b - b0) * DS_PACK_K : NULL);
+                else fwd_tile_edge(g, b, mr, o, nr, k0, kc, wb, ldb);
+            }
+        }
+        k0 = k1;
     }
 }
 
@@ -205,57 +244,62 @@ T256 static void bwd_inp(const ds_dense_bwd_inp_args *g, int b0, int b1, int i0,
 /* ---------------------------------------------------------------------------------- */
 /* backward_weight: dweight += per shard inp^T @ dout, tiles over (i, o) */
 
+/* one (i, o) tile: each shard of rows in turn, its sum added to (or, first with set,
+ * stored in) dweight */
 INLINE T256 void bwd_w_tile_t(const ds_dense_bwd_w_args *g, int i, int mr, int o, int nr,
-                              int s0, int ks, int full)
+                              int full)
 {
-    const int I = g->I, O = g->O;
+    const int B = g->B, I = g->I, O = g->O;
     const row_mask m = masks(nr);
-    __m256 acc[MR][2];
-#pragma GCC unroll 6
-    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-    const float *ap[MR];
-    row_ptrs(ap, g->inp + (size_t)s0 * I + i, 1, mr);
-    tile_fma(ks, ap, I, g->dout + (size_t)s0 * O + o, O, m, full, acc);
     float *c = g->dweight + (size_t)i * O + o;
+    for (int s0 = 0; s0 < B; s0 += DS_SHARD_ROWS) {
+        const int ks = B - s0 < DS_SHARD_ROWS ? B - s0 : DS_SHARD_ROWS;
+        __m256 acc[MR][2];
 #pragma GCC unroll 6
-    for (int r = 0; r < MR; r++) {
-        if (r >= mr) break;
-        float *cr = c + (size_t)r * O;
-        __m256 v0, v1;
-        if (full) {
-            v0 = _mm256_loadu_ps(cr);
-            v1 = _mm256_loadu_ps(cr + 8);
-        } else {
-            v0 = _mm256_maskload_ps(cr, m.m0);
-            v1 = _mm256_maskload_ps(cr + 8, m.m1);
+        for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+        const float *ap[MR];
+        row_ptrs(ap, g->inp + (size_t)s0 * I + i, 1, mr);
+        tile_fma(ks, ap, I, g->dout + (size_t)s0 * O + o, O, m, full, acc);
+        const int add = !(g->set && s0 == 0);
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; r++) {
+            if (r >= mr) break;
+            float *cr = c + (size_t)r * O;
+            if (add) {
+                __m256 v0, v1;
+                if (full) {
+                    v0 = _mm256_loadu_ps(cr);
+                    v1 = _mm256_loadu_ps(cr + 8);
+                } else {
+                    v0 = _mm256_maskload_ps(cr, m.m0);
+                    v1 = _mm256_maskload_ps(cr + 8, m.m1);
+                }
+                acc[r][0] = _mm256_add_ps(v0, acc[r][0]);
+                acc[r][1] = _mm256_add_ps(v1, acc[r][1]);
+            }
+            store_row(cr, m, full, acc[r][0], acc[r][1]);
         }
-        store_row(cr, m, full, _mm256_add_ps(v0, acc[r][0]), _mm256_add_ps(v1, acc[r][1]));
     }
 }
 
-NOINLINE T256 void bwd_w_tile_full(const ds_dense_bwd_w_args *g, int i, int o, int s0, int ks)
+NOINLINE T256 void bwd_w_tile_full(const ds_dense_bwd_w_args *g, int i, int o)
 {
-    bwd_w_tile_t(g, i, MR, o, NR, s0, ks, 1);
+    bwd_w_tile_t(g, i, MR, o, NR, 1);
 }
 
-NOINLINE T256 void bwd_w_tile_edge(const ds_dense_bwd_w_args *g, int i, int mr, int o, int nr,
-                                   int s0, int ks)
+NOINLINE T256 void bwd_w_tile_edge(const ds_dense_bwd_w_args *g, int i, int mr, int o, int nr)
 {
-    bwd_w_tile_t(g, i, mr, o, nr, s0, ks, 0);
+    bwd_w_tile_t(g, i, mr, o, nr, 0);
 }
 
 T256 static void bwd_w(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int o1)
 {
-    const int B = g->B;
     for (int o = o0; o < o1; o += NR) {
         int nr = o1 - o < NR ? o1 - o : NR;
         for (int i = i0; i < i1; i += MR) {
             int mr = i1 - i < MR ? i1 - i : MR;
-            for (int s0 = 0; s0 < B; s0 += DS_SHARD_ROWS) {
-                int ks = B - s0 < DS_SHARD_ROWS ? B - s0 : DS_SHARD_ROWS;
-                if (mr == MR && nr == NR) bwd_w_tile_full(g, i, o, s0, ks);
-                else bwd_w_tile_edge(g, i, mr, o, nr, s0, ks);
-            }
+            if (mr == MR && nr == NR) bwd_w_tile_full(g, i, o);
+            else bwd_w_tile_edge(g, i, mr, o, nr);
         }
     }
 }

@@ -28,6 +28,7 @@
 #define INLINE static inline __attribute__((always_inline))
 #define NOINLINE static __attribute__((noinline))
 
+/* register tile MR x NR; blocks of I for forward at most KC long (DS_PACK_K when packed) */
 enum { MR = 8, NR = 32, KC = 256 };
 
 /* acc[r][v] += A(r,k) * B(k, 16v + lane) for k in [0, K). ap[r] points at A(r,0); A(r,k) is
@@ -69,89 +70,6 @@ INLINE void row_ptrs(const float *ap[MR], const float *a, ptrdiff_t rs, int mr)
     for (int r = 0; r < MR; r++) ap[r] = a + (ptrdiff_t)(r < mr ? r : mr - 1) * rs;
 }
 
-/* ---------------------------------------------------------------------------------- */
-/* forward */
-
-INLINE T512 void fwd_tile_t(const ds_dense_fwd_args *g, int b, int mr, int o, int nr, int k0,
-                            int kc, int full)
-{
-    const int I = g->I, O = g->O;
-    __mmask16 m0, m1;
-    masks(nr, &m0, &m1);
-    __m512 acc[MR][2];
-    float *z = g->z + (size_t)b * O + o;
-    if (k0 == 0) {
-        __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps();
-        if (g->bias) {
-            c0 = _mm512_maskz_loadu_ps(m0, g->bias + o);
-            c1 = _mm512_maskz_loadu_ps(m1, g->bias + o + 16);
-        }
-#pragma GCC unroll 8
-        for (int r = 0; r < MR; r++) {
-            acc[r][0] = c0;
-            acc[r][1] = c1;
-        }
-    } else {
-#pragma GCC unroll 8
-        for (int r = 0; r < MR; r++) {
-            const float *zr = z + (size_t)(r < mr ? r : mr - 1) * O;
-            acc[r][0] = _mm512_maskz_loadu_ps(m0, zr);
-            acc[r][1] = _mm512_maskz_loadu_ps(m1, zr + 16);
-        }
-    }
-    const float *ap[MR];
-    row_ptrs(ap, g->inp + (size_t)b * I + k0, I, mr);
-    const float *wb = g->weight + (size_t)k0 * O + o;
-    tile_fma(kc, ap, 1, wb, O, m0, m1, full, acc);
-    const int last = k0 + kc == I;
-    const __m512 zero = _mm512_setzero_ps();
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; r++) {
-        if (r >= mr) break;
-        _mm512_mask_storeu_ps(z + (size_t)r * O, m0, acc[r][0]);
-        _mm512_mask_storeu_ps(z + (size_t)r * O + 16, m1, acc[r][1]);
-        if (last && g->a) {
-            float *a = g->a + (size_t)(b + r) * O + o;
-            /* max(z, +0) returns +0 for z = -0 and NaN, as relu in act.c does */
-            _mm512_mask_storeu_ps(a, m0, _mm512_max_ps(acc[r][0], zero));
-            _mm512_mask_storeu_ps(a + 16, m1, _mm512_max_ps(acc[r][1], zero));
-        }
-    }
-}
-
-/* one instance for whole tiles, one for edges: each keeps its accumulators in registers */
-NOINLINE T512 void fwd_tile_full(const ds_dense_fwd_args *g, int b, int o, int k0, int kc)
-{
-    fwd_tile_t(g, b, MR, o, NR, k0, kc, 1);
-}
-
-NOINLINE T512 void fwd_tile_edge(const ds_dense_fwd_args *g, int b, int mr, int o, int nr,
-                                 int k0, int kc)
-{
-    fwd_tile_t(g, b, mr, o, nr, k0, kc, 0);
-}
-
-T512 static void fwd(const ds_dense_fwd_args *g, int b0, int b1, int o0, int o1)
-{
-    const int I = g->I;
-    for (int o = o0; o < o1; o += NR) {
-        int nr = o1 - o < NR ? o1 - o : NR;
-        int k0 = 0;
-        do { /* I = 0 still sets z = bias */
-            int kc = I - k0 < KC ? I - k0 : KC;
-            for (int b = b0; b < b1; b += MR) {
-                int mr = b1 - b < MR ? b1 - b : MR;
-                if (mr == MR && nr == NR) fwd_tile_full(g, b, o, k0, kc);
-                else fwd_tile_edge(g, b, mr, o, nr, k0, kc);
-            }
-            k0 += kc;
-        } while (k0 < I);
-    }
-}
-
-/* ---------------------------------------------------------------------------------- */
-/* backward_input: dinp^T = weight @ dout^T, tiles over (i, b) */
-
 /* Stores r (8 rows, 16 lanes) transposed: d + j * ldd receives lane j of the 8 rows. */
 INLINE T512 void store_transposed_8x16(float *d, ptrdiff_t ldd, const __m512 r[8])
 {
@@ -186,6 +104,142 @@ INLINE T512 void store_transposed_8x16(float *d, ptrdiff_t ldd, const __m512 r[8
         _mm256_storeu_ps(d + (ptrdiff_t)(12 + s) * ldd, _mm512_extractf32x8_ps(b, 1));
     }
 }
+
+/* inp rows b..b+7, columns k0..k0+kc-1 copied k-major: t[k * MR + r] */
+INLINE T512 void pack_a_tile(float *t, const float *inp, ptrdiff_t I, int b, int k0, int kc)
+{
+    const float *rows = inp + (size_t)b * I + k0;
+    int k = 0;
+    for (; k + 16 <= kc; k += 16) {
+        __m512 r[MR];
+#pragma GCC unroll 8
+        for (int q = 0; q < MR; q++) r[q] = _mm512_loadu_ps(rows + q * I + k);
+        store_transposed_8x16(t + k * MR, MR, r);
+    }
+    for (; k < kc; k++)
+        for (int q = 0; q < MR; q++) t[k * MR + q] = rows[q * I + k];
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* forward */
+
+/* z (and relu) for rows b..b+mr-1, columns o..o+nr-1, the I-block k0..k0+kc-1: weight
+ * rows at wb (stride ldb), inp rows in place or, when apack is not NULL, copied k-major */
+INLINE T512 void fwd_tile_t(const ds_dense_fwd_args *g, int b, int mr, int o, int nr, int k0,
+                            int kc, const float *wb, ptrdiff_t ldb, const float *apack,
+                            int full)
+{
+    const int I = g->I, O = g->O;
+    __mmask16 m0, m1;
+    masks(nr, &m0, &m1);
+    __m512 acc[MR][2];
+    float *z = g->z + (size_t)b * O + o;
+    if (k0 == 0) {
+        __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps();
+        if (g->bias) {
+            c0 = _mm512_maskz_loadu_ps(m0, g->bias + o);
+            c1 = _mm512_maskz_loadu_ps(m1, g->bias + o + 16);
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++) {
+            acc[r][0] = c0;
+            acc[r][1] = c1;
+        }
+    } else {
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++) {
+            const float *zr = z + (size_t)(r < mr ? r : mr - 1) * O;
+            acc[r][0] = _mm512_maskz_loadu_ps(m0, zr);
+            acc[r][1] = _mm512_maskz_loadu_ps(m1, zr + 16);
+        }
+    }
+    const float *ap[MR];
+    if (apack) {
+        row_ptrs(ap, apack, 1, MR);
+        tile_fma(kc, ap, MR, wb, ldb, m0, m1, full, acc);
+    } else {
+        row_ptrs(ap, g->inp + (size_t)b * I + k0, I, mr);
+        tile_fma(kc, ap, 1, wb, ldb, m0, m1, full, acc);
+    }
+    const int last = k0 + kc == I;
+    const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) {
+        if (r >= mr) break;
+        _mm512_mask_storeu_ps(z + (size_t)r * O, m0, acc[r][0]);
+        _mm512_mask_storeu_ps(z + (size_t)r * O + 16, m1, acc[r][1]);
+        if (last && g->a) {
+            float *a = g->a + (size_t)(b + r) * O + o;
+            /* max(z, +0) returns +0 for z = -0 and NaN, as relu in act.c does */
+            _mm512_mask_storeu_ps(a, m0, _mm512_max_ps(acc[r][0], zero));
+            _mm512_mask_storeu_ps(a + 16, m1, _mm512_max_ps(acc[r][1], zero));
+        }
+    }
+}
+
+/* one instance for whole tiles, one for edges: each keeps its accumulators in registers */
+NOINLINE T512 void fwd_tile_full(const ds_dense_fwd_args *g, int b, int o, int k0, int kc,
+                                 const float *wb, ptrdiff_t ldb, const float *apack)
+{
+    fwd_tile_t(g, b, MR, o, NR, k0, kc, wb, ldb, apack, 1);
+}
+
+NOINLINE T512 void fwd_tile_edge(const ds_dense_fwd_args *g, int b, int mr, int o, int nr,
+                                 int k0, int kc, const float *wb, ptrdiff_t ldb)
+{
+    fwd_tile_t(g, b, mr, o, nr, k0, kc, wb, ldb, NULL, 0);
+}
+
+/* Blocks of I (balanced, at most KC long) outermost, so that a block of inp's columns
+ * stays in cache while every column panel of weight passes; within a block, one panel of
+ * weight (kc x 32) serves every row tile. With many rows (DS_PACK_MIN_ROWS) the panel is
+ * first copied to a contiguous buffer, which then stays in L1, and with scratch the row
+ * tiles of the inp block are copied k-major too: rows a multiple of 4 KB apart would
+ * otherwise fall in the same few cache sets. */
+T512 static void fwd(const ds_dense_fwd_args *g, int b0, int b1, int o0, int o1,
+                     float *scratch)
+{
+    const int I = g->I, O = g->O;
+    const int pack = b1 - b0 >= DS_PACK_MIN_ROWS;
+    float *apack = pack ? scratch : NULL;
+    const int kmax = pack ? DS_PACK_K : KC;
+    const int nk = I > 0 ? (I + kmax - 1) / kmax : 1; /* I = 0 still sets z = bias */
+    float panel[DS_PACK_K * NR] __attribute__((aligned(64)));
+    int k0 = 0;
+    for (int kb = 0; kb < nk; kb++) {
+        const int k1 = (int)((long)I * (kb + 1) / nk), kc = k1 - k0;
+        if (apack) /* tile t at apack + t * MR * DS_PACK_K */
+            for (int b = b0; b + MR <= b1; b += MR)
+                pack_a_tile(apack + (size_t)(b - b0) * DS_PACK_K, g->inp, I, b, k0, kc);
+        for (int o = o0; o < o1; o += NR) {
+            const int nr = o1 - o < NR ? o1 - o : NR;
+            const float *wb = g->weight + (size_t)k0 * O + o;
+            ptrdiff_t ldb = O;
+            if (pack) {
+                __mmask16 m0, m1;
+                masks(nr, &m0, &m1);
+                for (int k = 0; k < kc; k++) {
+                    const float *src = wb + (size_t)k * O;
+                    _mm512_store_ps(panel + k * NR, _mm512_maskz_loadu_ps(m0, src));
+                    _mm512_store_ps(panel + k * NR + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+                }
+                wb = panel;
+                ldb = NR;
+            }
+            for (int b = b0; b < b1; b += MR) {
+                const int mr = b1 - b < MR ? b1 - b : MR;
+                if (mr == MR && nr == NR)
+                    fwd_tile_full(g, b, o, k0, kc, wb, ldb,
+                                  apack ? apack + (size_t)(b - b0) * DS_PACK_K : NULL);
+                else fwd_tile_edge(g, b, mr, o, nr, k0, kc, wb, ldb);
+            }
+        }
+        k0 = k1;
+    }
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* backward_input: dinp^T = weight @ dout^T, tiles over (i, b) */
 
 /* one (i, b) tile: rows i..i+mr-1 of weight against columns b..b+nr-1 of dout^T */
 INLINE T512 void bwd_inp_tile_t(const ds_dense_bwd_inp_args *g, int b, int nr, int i, int mr,
@@ -247,54 +301,56 @@ T512 static void bwd_inp(const ds_dense_bwd_inp_args *g, int b0, int b1, int i0,
 /* ---------------------------------------------------------------------------------- */
 /* backward_weight: dweight += per shard inp^T @ dout, tiles over (i, o) */
 
-/* one (i, o) tile over the shard of rows s0..s0+ks-1 */
+/* one (i, o) tile: each shard of rows in turn, its sum added to (or, first with set,
+ * stored in) dweight */
 INLINE T512 void bwd_w_tile_t(const ds_dense_bwd_w_args *g, int i, int mr, int o, int nr,
-                              int s0, int ks, int full)
+                              int full)
 {
-    const int I = g->I, O = g->O;
+    const int B = g->B, I = g->I, O = g->O;
     __mmask16 m0, m1;
     masks(nr, &m0, &m1);
-    __m512 acc[MR][2];
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    const float *ap[MR];
-    row_ptrs(ap, g->inp + (size_t)s0 * I + i, 1, mr);
-    tile_fma(ks, ap, I, g->dout + (size_t)s0 * O + o, O, m0, m1, full, acc);
     float *c = g->dweight + (size_t)i * O + o;
+    for (int s0 = 0; s0 < B; s0 += DS_SHARD_ROWS) {
+        const int ks = B - s0 < DS_SHARD_ROWS ? B - s0 : DS_SHARD_ROWS;
+        __m512 acc[MR][2];
 #pragma GCC unroll 8
-    for (int r = 0; r < MR; r++) {
-        if (r >= mr) break;
-        float *cr = c + (size_t)r * O;
-        __m512 v0 = _mm512_maskz_loadu_ps(m0, cr);
-        __m512 v1 = _mm512_maskz_loadu_ps(m1, cr + 16);
-        _mm512_mask_storeu_ps(cr, m0, _mm512_add_ps(v0, acc[r][0]));
-        _mm512_mask_storeu_ps(cr + 16, m1, _mm512_add_ps(v1, acc[r][1]));
+        for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+        const float *ap[MR];
+        row_ptrs(ap, g->inp + (size_t)s0 * I + i, 1, mr);
+        tile_fma(ks, ap, I, g->dout + (size_t)s0 * O + o, O, m0, m1, full, acc);
+        const int add = !(g->set && s0 == 0);
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++) {
+            if (r >= mr) break;
+            float *cr = c + (size_t)r * O;
+            if (add) {
+                acc[r][0] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, cr), acc[r][0]);
+                acc[r][1] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, cr + 16), acc[r][1]);
+            }
+            _mm512_mask_storeu_ps(cr, m0, acc[r][0]);
+            _mm512_mask_storeu_ps(cr + 16, m1, acc[r][1]);
+        }
     }
 }
 
-NOINLINE T512 void bwd_w_tile_full(const ds_dense_bwd_w_args *g, int i, int o, int s0, int ks)
+NOINLINE T512 void bwd_w_tile_full(const ds_dense_bwd_w_args *g, int i, int o)
 {
-    bwd_w_tile_t(g, i, MR, o, NR, s0, ks, 1);
+    bwd_w_tile_t(g, i, MR, o, NR, 1);
 }
 
-NOINLINE T512 void bwd_w_tile_edge(const ds_dense_bwd_w_args *g, int i, int mr, int o, int nr,
-                                   int s0, int ks)
+NOINLINE T512 void bwd_w_tile_edge(const ds_dense_bwd_w_args *g, int i, int mr, int o, int nr)
 {
-    bwd_w_tile_t(g, i, mr, o, nr, s0, ks, 0);
+    bwd_w_tile_t(g, i, mr, o, nr, 0);
 }
 
 T512 static void bwd_w(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int o1)
 {
-    const int B = g->B;
     for (int o = o0; o < o1; o += NR) {
         int nr = o1 - o < NR ? o1 - o : NR;
         for (int i = i0; i < i1; i += MR) {
             int mr = i1 - i < MR ? i1 - i : MR;
-            for (int s0 = 0; s0 < B; s0 += DS_SHARD_ROWS) {
-                int ks = B - s0 < DS_SHARD_ROWS ? B - s0 : DS_SHARD_ROWS;
-                if (mr == MR && nr == NR) bwd_w_tile_full(g, i, o, s0, ks);
-                else bwd_w_tile_edge(g, i, mr, o, nr, s0, ks);
-            }
+            if (mr == MR && nr == NR) bwd_w_tile_full(g, i, o);
+            else bwd_w_tile_edge(g, i, mr, o, nr);
         }
     }
 }

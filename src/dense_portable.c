@@ -15,8 +15,9 @@
 /* columns handled at a time when a partial sum needs a buffer on the stack */
 enum { CHUNK = 256 };
 
-static void fwd(const ds_dense_fwd_args *g, int b0, int b1, int o0, int o1)
+static void fwd(const ds_dense_fwd_args *g, int b0, int b1, int o0, int o1, float *scratch)
 {
+    (void)scratch;
     const int I = g->I, O = g->O, w = o1 - o0;
     for (int b = b0; b < b1; b++) {
         float *z = g->z + (size_t)b * O + o0;
@@ -66,7 +67,9 @@ static void bwd_w(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int o1)
                     const float *gr = g->dout + (size_t)b * O + c0;
                     for (int j = 0; j < w; j++) p[j] += xi * gr[j];
                 }
-                for (int j = 0; j < w; j++) dw[j] += p[j];
+                if (g->set && s0 == 0) memcpy(dw, p, sizeof(float) * (size_t)w);
+                else
+                    for (int j = 0; j < w; j++) dw[j] += p[j];
             }
         }
     }

@@ -43,6 +43,7 @@ static int parts_for(const ds_exec *x, long work)
 
 typedef struct {
     const ds_dense_kernels *kern;
+    const ds_exec *x;
     ds_dense_fwd_args g;
     const ds_activation *act; /* applied per rectangle when elementwise, else NULL */
     ds_keras_version kv;
@@ -50,14 +51,15 @@ typedef struct {
     int row_parts, col_parts;
 } fwd_job;
 
-static void fwd_task(void *ctx, int t)
+static void fwd_task(void *ctx, int t, int thread)
 {
     const fwd_job *j = ctx;
     int b0, b1, o0, o1;
     cut(j->g.B, ROW_UNIT, j->row_parts, t / j->col_parts, &b0, &b1);
     cut(j->g.O, COL_UNIT, j->col_parts, t % j->col_parts, &o0, &o1);
     if (b0 == b1 || o0 == o1) return;
-    j->kern->forward(&j->g, b0, b1, o0, o1);
+    j->kern->forward(&j->g, b0, b1, o0, o1,
+                     j->x->pack ? j->x->pack + (size_t)thread * j->x->pack_stride : NULL);
     if (j->act) { /* elementwise: each row piece on its own */
         const size_t O = (size_t)j->g.O;
         for (int b = b0; b < b1; b++)
@@ -76,6 +78,7 @@ void ds_dense_forward_run(const ds_exec *x, const ds_activation *act, ds_keras_v
     }
     fwd_job j;
     j.kern = x->kern;
+    j.x = x;
     j.g = (ds_dense_fwd_args){z, NULL, inp, weight, bias, B, I, O};
     j.act = NULL;
     j.kv = kv;
@@ -109,7 +112,11 @@ static void update_task(const ds_update *u, int t)
     ds_optim_update(u->opt, u->params, u->grads, lo, hi);
 }
 
-static void update_only_task(void *ctx, int t) { update_task(ctx, t); }
+static void update_only_task(void *ctx, int t, int thread)
+{
+    (void)thread;
+    update_task(ctx, t);
+}
 
 void ds_update_run(const ds_exec *x, const ds_update *u)
 {
@@ -125,14 +132,14 @@ typedef struct {
     ds_dense_bwd_inp_args gi;
     ds_dense_bwd_w_args gw;
     float *dbias;
-    int zero_first;
     const ds_update *pending;
     /* tasks: [0, inp_parts) dinp, then w_parts for dweight, then dbias, then updates */
     int inp_parts, w_parts, bias_parts;
 } bwd_job;
 
-/* dbias (O) += column sums of dout per shard, added in shard order (as dense.c) */
-static void bias_grad(float *dbias, const float *dout, int B, int O)
+/* dbias (O) += column sums of dout per shard, added in shard order (as dense.c); with
+ * set, the first shard's sums are stored (as if dbias were zeroed first) */
+static void bias_grad(float *dbias, const float *dout, int B, int O, int set)
 {
     enum { CHUNK = 256 };
     float p[CHUNK];
@@ -145,13 +152,16 @@ static void bias_grad(float *dbias, const float *dout, int B, int O)
                 const float *g = dout + (size_t)b * O + c0;
                 for (int j = 0; j < w; j++) p[j] += g[j];
             }
-            for (int j = 0; j < w; j++) dbias[c0 + j] += p[j];
+            if (set && s0 == 0) memcpy(dbias + c0, p, sizeof(float) * (size_t)w);
+            else
+                for (int j = 0; j < w; j++) dbias[c0 + j] += p[j];
         }
     }
 }
 
-static void bwd_task(void *ctx, int t)
+static void bwd_task(void *ctx, int t, int thread)
 {
+    (void)thread;
     const bwd_job *j = ctx;
     int lo, hi;
     if (t < j->inp_parts) { /* dinp columns i */
@@ -162,17 +172,12 @@ static void bwd_task(void *ctx, int t)
     t -= j->inp_parts;
     if (t < j->w_parts) { /* dweight rows i */
         cut(j->gw.I, ROW_UNIT, j->w_parts, t, &lo, &hi);
-        if (lo == hi) return;
-        if (j->zero_first)
-            memset(j->gw.dweight + (size_t)lo * j->gw.O, 0,
-                   sizeof(float) * (size_t)(hi - lo) * (size_t)j->gw.O);
-        j->kern->backward_weight(&j->gw, lo, hi, 0, j->gw.O);
+        if (lo < hi) j->kern->backward_weight(&j->gw, lo, hi, 0, j->gw.O);
         return;
     }
     t -= j->w_parts;
     if (t < j->bias_parts) {
-        if (j->zero_first) memset(j->dbias, 0, sizeof(float) * (size_t)j->gw.O);
-        bias_grad(j->dbias, j->gw.dout, j->gw.B, j->gw.O);
+        bias_grad(j->dbias, j->gw.dout, j->gw.B, j->gw.O, j->gw.set);
         return;
     }
     update_task(j->pending, t - j->bias_parts);
@@ -215,9 +220,8 @@ void ds_dense_backward_run(const ds_exec *x, const ds_dense_bwd *b)
     bwd_job j;
     j.kern = x->kern;
     j.gi = (ds_dense_bwd_inp_args){b->dinp, b->g, b->doutT, b->weight, B, I, O};
-    j.gw = (ds_dense_bwd_w_args){b->dweight, b->inp, b->g, B, I, O};
+    j.gw = (ds_dense_bwd_w_args){b->dweight, b->inp, b->g, B, I, O, b->zero_first};
     j.dbias = b->dbias;
-    j.zero_first = b->zero_first;
     j.pending = &b->pending;
     int parts = parts_for(x, (long)B * I * O);
     j.inp_parts = b->dinp ? parts : 0;

@@ -75,17 +75,28 @@ typedef struct {
 } ds_dense_bwd_inp_args;
 
 typedef struct {
-    float *dweight;    /* (I,O) in/out: += */
+    float *dweight;    /* (I,O) in/out: += (set: =) */
     const float *inp;  /* (B,I) */
     const float *dout; /* (B,O) */
     int B, I, O;
+    int set; /* store rather than add the first shard: the bits of zeroing first, since a
+              * shard's sum, started at +0, is never -0 */
 } ds_dense_bwd_w_args;
+
+/* Forward on DS_PACK_MIN_ROWS rows or more may copy blocks of inp (DS_PACK_K columns of
+ * every row at a time) to a scratch buffer of ds_pack_floats(rows) floats, so that rows
+ * whose stride is a multiple of 4 KB do not fight over the same cache sets. */
+#define DS_PACK_MIN_ROWS 128
+#define DS_PACK_K 128
+static inline size_t ds_pack_floats(int rows) { return ((size_t)rows + 16) * DS_PACK_K; }
 
 typedef struct {
     ds_kernel kind;
     int needs_doutT; /* backward_input reads doutT rather than dout */
-    /* z, a for rows [b0,b1) and columns [o0,o1) */
-    void (*forward)(const ds_dense_fwd_args *g, int b0, int b1, int o0, int o1);
+    /* z, a for rows [b0,b1) and columns [o0,o1); scratch: ds_pack_floats(b1 - b0) floats
+     * or NULL (then nothing is copied) */
+    void (*forward)(const ds_dense_fwd_args *g, int b0, int b1, int o0, int o1,
+                    float *scratch);
     /* dinp for rows [b0,b1) and columns [i0,i1) */
     void (*backward_input)(const ds_dense_bwd_inp_args *g, int b0, int b1, int i0, int i1);
     /* dweight rows [i0,i1) and columns [o0,o1) */
@@ -113,14 +124,15 @@ ds_status ds_kernel_from_env(ds_kernel *out, ds_error *err);
 /* ---- thread pool (pool.c) ---- */
 
 typedef struct ds_pool ds_pool;
-typedef void (*ds_task_fn)(void *ctx, int task);
+/* thread: 0 for the caller of ds_pool_run, 1 .. n_threads - 1 for the workers */
+typedef void (*ds_task_fn)(void *ctx, int task, int thread);
 
 /* n_threads - 1 workers (2 <= n_threads <= DS_MAX_THREADS); the caller is the last. */
 ds_status ds_pool_create(ds_pool **out, int n_threads, ds_error *err);
 void ds_pool_free(ds_pool *p);
 int ds_pool_threads(const ds_pool *p); /* 1 for NULL */
-/* Runs fn(ctx, t) for t in [0, n_tasks) on the workers and the caller; returns when all
- * are done. A NULL pool runs them in order on the caller. */
+/* Runs fn(ctx, t, thread) for t in [0, n_tasks) on the workers and the caller; returns
+ * when all are done. A NULL pool runs them in order on the caller (thread 0). */
 void ds_pool_run(ds_pool *p, int n_tasks, ds_task_fn fn, void *ctx);
 
 /* ---- losses (loss.c) ---- */
@@ -198,6 +210,8 @@ void ds_optim_finish(ds_optim_state *st);
 typedef struct {
     const ds_dense_kernels *kern;
     ds_pool *pool;
+    float *pack;        /* per thread, pack_stride floats each; NULL: no packing */
+    size_t pack_stride; /* ds_pack_floats(the rows reserved) */
 } ds_exec;
 
 /* Products below this many multiply-adds stay on the calling thread. */

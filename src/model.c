@@ -38,6 +38,8 @@ ds_status ds_model_create(ds_model **out, int n_inputs, ds_error *err)
     return DS_OK;
 }
 
+static ds_status alloc_pack(ds_model *m, ds_error *err);
+
 ds_status ds_model_set_kernel(ds_model *m, ds_kernel k, ds_error *err)
 {
     if (!m) return ds_fail(err, DS_ERR_ARG, "kernel: NULL model");
@@ -65,7 +67,7 @@ ds_status ds_model_set_threads(ds_model *m, int n, ds_error *err)
     }
     ds_pool_free(m->exec.pool);
     m->exec.pool = p;
-    return DS_OK;
+    return alloc_pack(m, err); /* one scratch per thread */
 }
 
 int ds_model_threads(const ds_model *m) { return ds_pool_threads(m->exec.pool); }
@@ -81,9 +83,27 @@ static void free_work(ds_model *m)
     free(m->d0);
     free(m->d1);
     free(m->dT);
+    free(m->exec.pack);
     m->z = m->a = NULL;
     m->d0 = m->d1 = m->dT = NULL;
+    m->exec.pack = NULL;
+    m->exec.pack_stride = 0;
     m->cap_rows = 0;
+}
+
+/* Scratch for the kernels to copy blocks of inp into (one per thread), when batches are
+ * tall enough for it to pay (DS_PACK_MIN_ROWS). */
+static ds_status alloc_pack(ds_model *m, ds_error *err)
+{
+    free(m->exec.pack);
+    m->exec.pack = NULL;
+    m->exec.pack_stride = 0;
+    if (m->cap_rows < DS_PACK_MIN_ROWS) return DS_OK;
+    size_t stride = ds_pack_floats(m->cap_rows);
+    m->exec.pack = malloc(sizeof(float) * stride * (size_t)ds_pool_threads(m->exec.pool));
+    if (!m->exec.pack) return ds_fail(err, DS_ERR_NOMEM, "model: out of memory for scratch");
+    m->exec.pack_stride = stride;
+    return DS_OK;
 }
 
 void ds_model_free(ds_model *m)
@@ -468,6 +488,7 @@ ds_status ds_model_reserve(ds_model *m, int rows, ds_error *err)
     m->dT = malloc(sizeof(float) * dlen);
     if (!m->d0 || !m->d1 || !m->dT) goto nomem;
     m->cap_rows = rows;
+    if (alloc_pack(m, NULL)) goto nomem;
     return DS_OK;
 nomem:
     free_work(m);

@@ -39,9 +39,15 @@ static uint32_t ticket_gen(uint64_t t) { return (uint32_t)(t >> (2 * TASK_BITS))
 static int ticket_tasks(uint64_t t) { return (int)((t >> TASK_BITS) & MAX_TASKS); }
 static int ticket_next(uint64_t t) { return (int)(t & MAX_TASKS); }
 
+typedef struct {
+    ds_pool *pool;
+    int thread;
+} worker_arg;
+
 struct ds_pool {
     int n_threads; /* including the caller */
     pthread_t *threads;
+    worker_arg *args;
     pthread_mutex_t mu;
     pthread_cond_t wake;
     _Atomic uint64_t ticket;
@@ -53,15 +59,16 @@ struct ds_pool {
     void *ctx;
 };
 
-/* Claims and runs tasks of the current run until none is left. */
-static void run_tasks(ds_pool *p)
+/* Claims and runs tasks of the current run until none is left; `thread` is the
+ * caller's number (0 for the caller of ds_pool_run, 1.. for the workers). */
+static void run_tasks(ds_pool *p, int thread)
 {
     uint64_t t = atomic_load_explicit(&p->ticket, memory_order_acquire);
     while (ticket_next(t) < ticket_tasks(t)) {
         if (!atomic_compare_exchange_weak_explicit(&p->ticket, &t, t + 1, memory_order_acq_rel,
                                                    memory_order_acquire))
             continue; /* t now holds the current ticket */
-        p->fn(p->ctx, ticket_next(t));
+        p->fn(p->ctx, ticket_next(t), thread);
         atomic_fetch_add_explicit(&p->finished, 1, memory_order_release);
         t = atomic_load_explicit(&p->ticket, memory_order_acquire);
     }
@@ -69,7 +76,8 @@ static void run_tasks(ds_pool *p)
 
 static void *worker(void *arg)
 {
-    ds_pool *p = arg;
+    ds_pool *p = ((worker_arg *)arg)->pool;
+    const int thread = ((worker_arg *)arg)->thread;
     uint32_t seen = 0;
     for (;;) {
         uint32_t g;
@@ -88,7 +96,7 @@ static void *worker(void *arg)
         }
         if (atomic_load_explicit(&p->stop, memory_order_acquire)) break;
         seen = g;
-        run_tasks(p);
+        run_tasks(p, thread);
     }
     return NULL;
 }
@@ -102,7 +110,10 @@ ds_status ds_pool_create(ds_pool **out, int n_threads, ds_error *err)
     ds_pool *p = calloc(1, sizeof *p);
     if (!p) return ds_fail(err, DS_ERR_NOMEM, "threads: out of memory");
     p->threads = calloc((size_t)n_threads - 1, sizeof *p->threads);
-    if (!p->threads) {
+    p->args = calloc((size_t)n_threads - 1, sizeof *p->args);
+    if (!p->threads || !p->args) {
+        free(p->threads);
+        free(p->args);
         free(p);
         return ds_fail(err, DS_ERR_NOMEM, "threads: out of memory");
     }
@@ -113,7 +124,8 @@ ds_status ds_pool_create(ds_pool **out, int n_threads, ds_error *err)
     atomic_init(&p->stop, 0);
     p->n_threads = 1;
     for (int i = 0; i < n_threads - 1; i++) {
-        if (pthread_create(&p->threads[i], NULL, worker, p) != 0) {
+        p->args[i] = (worker_arg){p, i + 1};
+        if (pthread_create(&p->threads[i], NULL, worker, &p->args[i]) != 0) {
             ds_pool_free(p);
             return ds_fail(err, DS_ERR_STATE, "threads: the system refused thread %d of %d",
                            i + 2, n_threads);
@@ -135,6 +147,7 @@ void ds_pool_free(ds_pool *p)
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->mu);
     free(p->threads);
+    free(p->args);
     free(p);
 }
 
@@ -143,7 +156,7 @@ int ds_pool_threads(const ds_pool *p) { return p ? p->n_threads : 1; }
 void ds_pool_run(ds_pool *p, int n_tasks, ds_task_fn fn, void *ctx)
 {
     if (!p || n_tasks <= 1 || n_tasks > MAX_TASKS) {
-        for (int t = 0; t < n_tasks; t++) fn(ctx, t);
+        for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
         return;
     }
     /* the previous run is complete, so no thread reads these now */
@@ -158,7 +171,7 @@ void ds_pool_run(ds_pool *p, int n_tasks, ds_task_fn fn, void *ctx)
     atomic_store_explicit(&p->ticket, ticket, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    run_tasks(p);
+    run_tasks(p, 0);
     int spins = 0;
     while (atomic_load_explicit(&p->finished, memory_order_acquire) < n_tasks) {
         if (++spins < SPIN_ROUNDS) CPU_RELAX();

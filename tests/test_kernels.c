@@ -106,7 +106,17 @@ static int check_shape(const ds_dense_kernels *k, int B, int I, int O, uint64_t 
     for (int with_bias = 0; with_bias < 2; with_bias++) {
         const float *bi = with_bias ? bias : NULL;
         ds_dense_fwd_args g = {z, with_bias ? a : NULL, inp, w, bi, B, I, O};
-        k->forward(&g, 0, B, 0, O);
+        /* with scratch, tall products copy inp blocks: the same bits */
+        float *scr = malloc(sizeof(float) * ds_pack_floats(B));
+        k->forward(&g, 0, B, 0, O, scr);
+        memcpy(relu, z, sizeof(float) * ny);
+        k->forward(&g, 0, B, 0, O, NULL);
+        if (memcmp(relu, z, sizeof(float) * ny) != 0) {
+            fprintf(stderr, "  %s forward %dx%dx%d: scratch changes the bits\n",
+                    ds_kernel_name(k->kind), B, I, O);
+            bad++;
+        }
+        free(scr);
         ds_dense_forward(zr, inp, w, bi, B, I, O);
         ds_dense_forward(mag, ainp, aw, with_bias ? abias : NULL, B, I, O);
         snprintf(what, sizeof what, "%s forward %dx%dx%d bias %d", ds_kernel_name(k->kind), B,
@@ -140,7 +150,7 @@ static int check_shape(const ds_dense_kernels *k, int B, int I, int O, uint64_t 
     bad += compare(what, dinp, dinpr, mag_inp, nx, O);
 
     memcpy(dw, dw0, sizeof(float) * nw);
-    ds_dense_bwd_w_args gw = {dw, inp, dout, B, I, O};
+    ds_dense_bwd_w_args gw = {dw, inp, dout, B, I, O, 0};
     k->backward_weight(&gw, 0, I, 0, O);
     memcpy(mag, adw0, sizeof(float) * nw);
     ds_dense_backward(NULL, mag, NULL, adout, ainp, aw, scratch, B, I, O);
@@ -152,6 +162,18 @@ static int check_shape(const ds_dense_kernels *k, int B, int I, int O, uint64_t 
         fprintf(stderr, "  %s: portable differs from the reference bits\n", what);
         bad++;
     }
+    /* set: the bits of adding onto zeros, whatever dweight held */
+    memset(dw, 0, sizeof(float) * nw);
+    k->backward_weight(&gw, 0, I, 0, O);
+    float *dws = malloc(sizeof(float) * (nw + 1));
+    for (size_t q = 0; q < nw; q++) dws[q] = NAN;
+    ds_dense_bwd_w_args gs = {dws, inp, dout, B, I, O, 1};
+    k->backward_weight(&gs, 0, I, 0, O);
+    if (memcmp(dw, dws, sizeof(float) * nw) != 0) {
+        fprintf(stderr, "  %s: set differs from adding onto zeros\n", what);
+        bad++;
+    }
+    free(dws);
 
     free(inp), free(w), free(bias), free(dout), free(dw0), free(ainp), free(aw), free(abias);
     free(adout), free(adw0), free(z), free(a), free(zr), free(mag), free(relu), free(doutT);
@@ -211,7 +233,8 @@ static void test_split_does_not_change_bits(void)
 {
     const ds_dense_kernels *ks[DS_KERNEL_COUNT];
     int nk = kernels_available(ks);
-    static const int shapes[][3] = {{77, 120, 96}, {64, 784, 65}, {45, 33, 129}, {5, 300, 40}};
+    static const int shapes[][3] = {{77, 120, 96}, {64, 784, 65}, {45, 33, 129}, {5, 300, 40},
+                                    {300, 140, 70}, {257, 33, 129}};
     for (int q = 0; q < nk; q++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             int B = shapes[s][0], I = shapes[s][1], O = shapes[s][2];
@@ -231,9 +254,10 @@ static void test_split_does_not_change_bits(void)
             ds_dense_bwd_inp_args i2 = {d2, dout, doutT, w, B, I, O};
             memcpy(w1, dw0, sizeof(float) * nw);
             memcpy(w2, dw0, sizeof(float) * nw);
-            ds_dense_bwd_w_args g1 = {w1, inp, dout, B, I, O};
-            ds_dense_bwd_w_args g2 = {w2, inp, dout, B, I, O};
-            ks[q]->forward(&f1, 0, B, 0, O);
+            ds_dense_bwd_w_args g1 = {w1, inp, dout, B, I, O, 0};
+            ds_dense_bwd_w_args g2 = {w2, inp, dout, B, I, O, 0};
+            float *scr = malloc(sizeof(float) * ds_pack_floats(B));
+            ks[q]->forward(&f1, 0, B, 0, O, scr);
             ks[q]->backward_input(&i1, 0, B, 0, I);
             ks[q]->backward_weight(&g1, 0, I, 0, O);
             int rows[64], cols[64];
@@ -241,7 +265,8 @@ static void test_split_does_not_change_bits(void)
                 int nr = random_cuts(&r, B, rows, 64), nc = random_cuts(&r, O, cols, 64);
                 for (int a = 0; a < nr; a++)
                     for (int c = 0; c < nc; c++)
-                        ks[q]->forward(&f2, rows[a], rows[a + 1], cols[c], cols[c + 1]);
+                        ks[q]->forward(&f2, rows[a], rows[a + 1], cols[c], cols[c + 1],
+                                       (a + c) % 2 ? scr : NULL);
                 nc = random_cuts(&r, I, cols, 64);
                 for (int a = 0; a < nr; a++)
                     for (int c = 0; c < nc; c++)
@@ -263,7 +288,8 @@ static void test_split_does_not_change_bits(void)
                       "%s backward_weight %dx%dx%d: pieces differ", ds_kernel_name(ks[q]->kind),
                       B, I, O);
             }
-            free(inp), free(w), free(bias), free(dout), free(dw0), free(doutT), free(z1);
+            free(scr), free(inp), free(w), free(bias), free(dout), free(dw0), free(doutT);
+            free(z1);
             free(z2), free(a1), free(a2), free(d1), free(d2), free(w1), free(w2);
         }
 }
@@ -293,8 +319,8 @@ static void test_vector_kernels_agree(void)
             out[v][2] = calloc(nw, sizeof(float));
             ds_dense_fwd_args f = {out[v][0], NULL, inp, w, bias, B, I, O};
             ds_dense_bwd_inp_args gi = {out[v][1], dout, doutT, w, B, I, O};
-            ds_dense_bwd_w_args gw = {out[v][2], inp, dout, B, I, O};
-            k->forward(&f, 0, B, 0, O);
+            ds_dense_bwd_w_args gw = {out[v][2], inp, dout, B, I, O, 0};
+            k->forward(&f, 0, B, 0, O, NULL);
             k->backward_input(&gi, 0, B, 0, I);
             k->backward_weight(&gw, 0, I, 0, O);
         }

@@ -1,10 +1,14 @@
 #!/bin/sh
-# make bench: installs what the benchmarks compare against (Debian's PyTorch, OpenBLAS,
-# Fashion-MNIST) if missing, then runs bench/bench.py. Never part of make check or CI.
+# make bench: the workloads of bench/ (on demand, never part of make check or CI).
+# Installs what they compare against if missing (Debian's PyTorch, OpenBLAS,
+# Fashion-MNIST), builds bench/kernels.c (W3, against OpenBLAS) and bench/mlp.c against
+# BUILD's library, then runs bench/bench.py (W1, W2, W3) and bench/mlp.
+#   sh bench/run.sh [BUILD]    environment: BENCH_ARGS (bench.py), MLP_ARGS (mlp)
 set -e
 build="${1:-build}"
+sh scripts/deps.sh bench
 missing=""
-for p in python3-torch python3-numpy libopenblas-dev dataset-fashion-mnist; do
+for p in python3-torch python3-numpy dataset-fashion-mnist; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
@@ -14,4 +18,19 @@ if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-exec /usr/bin/python3 bench/bench.py "$build" ${BENCH_ARGS:-}
+cc="${CC:-cc}"
+flags="-O2 -g -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Wshadow -Wdouble-promotion -Iinclude"
+blas_cflags=$(pkg-config --cflags openblas 2>/dev/null || true)
+blas_libs=$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+mkdir -p "$build/bench"
+# shellcheck disable=SC2086
+$cc $flags $blas_cflags bench/kernels.c "$build/libdescent.a" $blas_libs -lm -lpthread \
+    -o "$build/bench/kernels"
+# shellcheck disable=SC2086
+$cc $flags bench/mlp.c "$build/libdescent.a" -lm -lpthread -o "$build/bench/mlp"
+# shellcheck disable=SC2086
+/usr/bin/python3 bench/bench.py "$build" ${BENCH_ARGS:-}
+echo
+echo "== bench/mlp: training speed, 1 and 2 threads, and how it scales"
+# shellcheck disable=SC2086
+"$build/bench/mlp" ${MLP_ARGS:---scaling}

@@ -493,6 +493,58 @@ const ds_compile_config *ds_model_compile_config(const ds_model *m); /* NULL bef
 /* Steps the optimizer has applied (Keras's optimizer.iterations). */
 int64_t ds_model_iterations(const ds_model *m);
 
+/* ---- speed: kernels and threads (see docs/PERFORMANCE.md) ----
+ *
+ * The dense layers' matrix products run on one of these kernels:
+ *   portable  plain C, each multiply and add rounded in a fixed order: the reference
+ *             bits, the same on every machine
+ *   avx2      x86-64 with AVX2 and FMA: cache-blocked, 6x16 register tiles
+ *   avx512    x86-64 with AVX-512 (F, VL, BW, DQ): 8x32 register tiles
+ * DS_KERNEL_AUTO picks the best the processor supports. ds_model_create reads the
+ * environment variable DESCENT_KERNEL (portable, avx2, avx512 or auto) once, so a run can
+ * be forced onto one kernel without code changes.
+ *
+ * Reproducibility: results are bit-identical for a given machine and kernel whatever the
+ * number of threads and however rows are split among them (parameter gradients are
+ * reduced per shard of DS_SHARD_ROWS rows in shard order). avx2 and avx512 fuse each
+ * multiply-add (one rounding instead of two), so their bits differ from portable's in the
+ * last places; DESCENT_KERNEL=portable gives the reference bits everywhere. Layers too
+ * small to gain (fewer than DS_FAST_MIN_WEIGHTS weights or DS_FAST_MIN_UNITS units) use the
+ * portable kernels whatever the choice. */
+
+typedef enum {
+    DS_KERNEL_AUTO = 0,
+    DS_KERNEL_PORTABLE,
+    DS_KERNEL_AVX2,
+    DS_KERNEL_AVX512,
+    DS_KERNEL_COUNT
+} ds_kernel;
+
+#define DS_FAST_MIN_WEIGHTS 256
+#define DS_FAST_MIN_UNITS 8
+
+/* "auto", "portable", "avx2", "avx512". */
+const char *ds_kernel_name(ds_kernel k);
+/* Parses one of the names above (any case); DS_ERR_ARG otherwise. */
+ds_status ds_kernel_parse(const char *name, ds_kernel *out);
+/* Nonzero when this build and processor can run kernel k (AUTO and portable always). */
+int ds_kernel_available(ds_kernel k);
+/* The kernel AUTO stands for on this processor (never AUTO). */
+ds_kernel ds_kernel_best(void);
+/* Chooses the model's kernel. DS_ERR_ARG when k is not available here. */
+ds_status ds_model_set_kernel(ds_model *m, ds_kernel k, ds_error *err);
+/* The kernel the model runs (resolved: never AUTO). */
+ds_kernel ds_model_kernel(const ds_model *m);
+
+/* Runs the model's batch work on n threads (the caller and n - 1 workers the model
+ * owns; default 1, at most DS_MAX_THREADS). Products too small to gain stay on the
+ * calling thread. A model must still be used from one thread at a time. Starting the
+ * workers may fail with DS_ERR_NOMEM (or DS_ERR_STATE when the system refuses a thread),
+ * leaving the previous setting in place. */
+#define DS_MAX_THREADS 64
+ds_status ds_model_set_threads(ds_model *m, int n, ds_error *err);
+int ds_model_threads(const ds_model *m);
+
 /* Keras's model.summary(): one row per layer with name (type), output shape and
  * parameter count, then total, trainable and non-trainable counts. */
 ds_status ds_model_summary(const ds_model *m, FILE *f, ds_error *err);
@@ -567,6 +619,8 @@ typedef struct {
     const ds_dataset *validation_data; /* default NULL; takes precedence over the split */
     uint64_t seed;           /* shuffling and dropout streams; default 0 = the build seed */
     int terminate_on_nan;    /* default 1: stop with DS_ERR_DIVERGED on a NaN/Inf batch loss */
+    int threads;             /* > 0: ds_model_set_threads(m, threads) first (the setting
+                                stays with the model); default 0 = the model's setting */
     ds_early_stopping early_stopping;
     ds_reduce_lr reduce_lr;
     ds_epoch_callback on_epoch_end;

@@ -5,11 +5,13 @@
 #                           reads outputs back), python3-numpy (examples/load_model.py)
 #                           and chromium (renders the report)
 #   scripts/deps.sh fuzz    the build packages plus clang (libFuzzer), for make fuzz
+#   scripts/deps.sh bench   the build's plus OpenBLAS, the yardstick of make bench
 set -e
 pkgs="gcc make pkg-config libc6-dev libcsv-dev libinih-dev libjansson-dev zlib1g-dev"
 case "${1:-build}" in
     test) pkgs="$pkgs python3 python3-numpy chromium" ;;
     fuzz) pkgs="$pkgs clang" ;;
+    bench) pkgs="$pkgs libopenblas-dev" ;;
 esac
 missing=""
 for p in $pkgs; do

@@ -169,6 +169,10 @@ ds_status ds_model_fit(ds_model *m, const ds_dataset *train, const ds_fit_option
                        o.validation_split);
     ds_status s = check_data(m, train, "fit", err);
     if (s) return s;
+    if (o.threads < 0 || o.threads > DS_MAX_THREADS)
+        return ds_fail(err, DS_ERR_ARG, "fit: threads=%d must be in [0, %d]", o.threads,
+                       DS_MAX_THREADS);
+    if (o.threads > 0 && (s = ds_model_set_threads(m, o.threads, err))) return s;
 
     /* Keras: the validation split is the last fraction of the rows, before shuffling */
     int n_train = train->n;
@@ -312,18 +316,15 @@ ds_status ds_model_fit(ds_model *m, const ds_dataset *train, const ds_fit_option
                        sizeof(float) * (size_t)n_y);
             }
             double bl;
-            ds_model_zero_grad(m);
-            ds_model_train_batch_grad(m, bx, by, nb, &drop, &bl, NULL);
-            if (!isfinite(bl) && o.terminate_on_nan) {
+            if (!ds_model_train_step(m, bx, by, nb, &drop, o.terminate_on_nan, &bl)) {
                 s = ds_fail(err, DS_ERR_DIVERGED,
                             "training diverged: the loss is %s at epoch %d, batch %d of %d",
                             isnan(bl) ? "nan" : "infinite", epoch + 1, b + 1, n_batches);
                 break;
             }
-            /* metrics from this batch's training-mode outputs, before the update */
+            /* metrics from this batch's training-mode outputs (computed before the update) */
             for (int i = 0; i < n_metrics; i++)
                 ds_metric_accumulate(m->resolved[i], m->a[L], by, nb, w_out, &msum[i]);
-            ds_optim_step(&m->opt, m->params, m->grads, m->tensors, m->n_tensors);
             loss_sum += bl * nb;
             if (o.on_batch_end &&
                 o.on_batch_end(m, epoch, b, n_batches, loss_sum / (r0 + nb), o.user))

@@ -44,6 +44,97 @@ void ds_dense_backward(float *dinp, float *dweight, float *dbias, const float *d
                        const float *inp, const float *weight, float *scratch, int B, int I,
                        int O);
 
+/* ---- fast dense kernels (dense_portable.c, dense_avx2.c, dense_avx512.c) ----
+ * The three products of a dense layer, each computing one rectangle of its result so
+ * that a product can be split among threads. Every kernel computes each result element
+ * with the same sequence of operations wherever the rectangle's edges fall, so results
+ * never depend on how a product is split:
+ *   forward:         z[b,o] = bias[o], then z[b,o] += inp[b,i] * weight[i,o] for i = 0..I-1
+ *   backward_input:  dinp[b,i] = 0, then dinp[b,i] += dout[b,o] * weight[i,o] for o = 0..O-1
+ *   backward_weight: for each shard of DS_SHARD_ROWS rows in order, p = 0,
+ *                    p += inp[b,i] * dout[b,o] over the shard's rows b, then dweight[i,o] += p
+ * The portable kernels round each product and sum (the reference bits, as
+ * ds_dense_forward / ds_dense_backward); the AVX2 and AVX-512 kernels fuse each
+ * multiply-add (one rounding), so they agree with each other but not with portable. */
+
+typedef struct {
+    float *z;            /* (B,O) out: pre-activation */
+    float *a;            /* (B,O) out: relu(z) when not NULL (fused activation) */
+    const float *inp;    /* (B,I) */
+    const float *weight; /* (I,O) */
+    const float *bias;   /* (O) or NULL */
+    int B, I, O;
+} ds_dense_fwd_args;
+
+typedef struct {
+    float *dinp;         /* (B,I) out, overwritten */
+    const float *dout;   /* (B,O) */
+    const float *doutT;  /* (O,B): dout transposed, for kernels that set needs_doutT */
+    const float *weight; /* (I,O) */
+    int B, I, O;
+} ds_dense_bwd_inp_args;
+
+typedef struct {
+    float *dweight;    /* (I,O) in/out: += (set: =) */
+    const float *inp;  /* (B,I) */
+    const float *dout; /* (B,O) */
+    int B, I, O;
+    int set; /* store rather than add the first shard: the bits of zeroing first, since a
+              * shard's sum, started at +0, is never -0 */
+} ds_dense_bwd_w_args;
+
+/* Forward on DS_PACK_MIN_ROWS rows or more may copy blocks of inp (DS_PACK_K columns of
+ * every row at a time) to a scratch buffer of ds_pack_floats(rows) floats, so that rows
+ * whose stride is a multiple of 4 KB do not fight over the same cache sets. */
+#define DS_PACK_MIN_ROWS 128
+#define DS_PACK_K 128
+static inline size_t ds_pack_floats(int rows) { return ((size_t)rows + 16) * DS_PACK_K; }
+
+typedef struct {
+    ds_kernel kind;
+    int needs_doutT; /* backward_input reads doutT rather than dout */
+    /* z, a for rows [b0,b1) and columns [o0,o1); scratch: ds_pack_floats(b1 - b0) floats
+     * or NULL (then nothing is copied) */
+    void (*forward)(const ds_dense_fwd_args *g, int b0, int b1, int o0, int o1,
+                    float *scratch);
+    /* dinp for rows [b0,b1) and columns [i0,i1) */
+    void (*backward_input)(const ds_dense_bwd_inp_args *g, int b0, int b1, int i0, int i1);
+    /* dweight rows [i0,i1) and columns [o0,o1) */
+    void (*backward_weight)(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int o1);
+    /* relu's backward in place, g (B,O) = z > 0 ? g : 0 (act.c's bits), and gT (O,B) = the
+     * result transposed when gT is not NULL */
+    void (*relu_backward)(float *g, const float *z, float *gT, int B, int O);
+} ds_dense_kernels;
+
+extern const ds_dense_kernels ds_dense_kernels_portable;
+#if defined(__x86_64__) && defined(__GNUC__)
+#define DS_HAVE_X86_KERNELS 1
+extern const ds_dense_kernels ds_dense_kernels_avx2;
+extern const ds_dense_kernels ds_dense_kernels_avx512;
+#endif
+
+/* The kernels for a choice (DS_KERNEL_AUTO: the best available); NULL when the choice
+ * is not available on this machine. */
+const ds_dense_kernels *ds_dense_kernels_for(ds_kernel k);
+
+/* DESCENT_KERNEL from the environment: DS_KERNEL_AUTO when unset or empty; DS_ERR_ARG for
+ * an unknown name or a kernel this machine cannot run. */
+ds_status ds_kernel_from_env(ds_kernel *out, ds_error *err);
+
+/* ---- thread pool (pool.c) ---- */
+
+typedef struct ds_pool ds_pool;
+/* thread: 0 for the caller of ds_pool_run, 1 .. n_threads - 1 for the workers */
+typedef void (*ds_task_fn)(void *ctx, int task, int thread);
+
+/* n_threads - 1 workers (2 <= n_threads <= DS_MAX_THREADS); the caller is the last. */
+ds_status ds_pool_create(ds_pool **out, int n_threads, ds_error *err);
+void ds_pool_free(ds_pool *p);
+int ds_pool_threads(const ds_pool *p); /* 1 for NULL */
+/* Runs fn(ctx, t, thread) for t in [0, n_tasks) on the workers and the caller; returns
+ * when all are done. A NULL pool runs them in order on the caller (thread 0). */
+void ds_pool_run(ds_pool *p, int n_tasks, ds_task_fn fn, void *ctx);
+
 /* ---- losses (loss.c) ---- */
 
 /* How the loss reads the output layer. */
@@ -102,6 +193,64 @@ double ds_optim_current_lr(const ds_optim_state *st);
  * iterations += 1. */
 void ds_optim_step(ds_optim_state *st, float *param, float *grad,
                    const ds_tensor_span *tensors, int n_tensors);
+/* The same step in pieces, so that it can follow each gradient as soon as it is known:
+ * ds_optim_update applies clipvalue, decay and the rule to elements [lo, hi) (state is
+ * only read, so disjoint ranges may run concurrently), ds_optim_finish ends the step
+ * (iterations += 1). Only when ds_optim_elementwise (no clipnorm or global_clipnorm,
+ * which need every gradient first); then update over all elements and finish equal
+ * ds_optim_step bit for bit. */
+int ds_optim_elementwise(const ds_optim_state *st);
+void ds_optim_update(const ds_optim_state *st, float *param, float *grad, size_t lo, size_t hi);
+void ds_optim_finish(ds_optim_state *st);
+
+/* ---- running a dense layer (dense_run.c) ---- */
+
+/* How a model runs its products: kernels (NULL: the reference kernels of dense.c) and
+ * threads (pool NULL: the caller only). */
+typedef struct {
+    const ds_dense_kernels *kern;
+    ds_pool *pool;
+    float *pack;        /* per thread, pack_stride floats each; NULL: no packing */
+    size_t pack_stride; /* ds_pack_floats(the rows reserved) */
+} ds_exec;
+
+/* Products below this many multiply-adds stay on the calling thread. */
+#define DS_PAR_MIN_WORK (1L << 18)
+
+/* z (B,O) = inp @ weight + bias, then a = act(z). */
+void ds_dense_forward_run(const ds_exec *x, const ds_activation *act, ds_keras_version kv,
+                          float *z, float *a, const float *inp, const float *weight,
+                          const float *bias, int B, int I, int O);
+/* An optimizer update of elements [lo, hi) of the parameter and gradient arenas, run
+ * with a layer's backward tasks (opt NULL: none). */
+typedef struct {
+    const ds_optim_state *opt;
+    float *params, *grads;
+    size_t lo, hi;
+} ds_update;
+
+/* One dense layer's backward pass. */
+typedef struct {
+    const ds_activation *act;
+    ds_keras_version kv;
+    int g_is_dz;        /* g already holds dL/dz (fused softmax or sigmoid loss) */
+    float *g;           /* (B,O) in: dL/da; out: dL/dz */
+    const float *z, *a; /* (B,O) the forward pass's pre-activation and output */
+    float *dinp;        /* (B,I) out, or NULL */
+    float *dweight;     /* (I,O) += */
+    float *dbias;       /* (O) +=, or NULL */
+    const float *inp, *weight;
+    float *scratch;     /* ds_dense_backward's (I*O + O) */
+    float *doutT;       /* (O*B) for kernels that read dL/dz transposed */
+    int B, I, O;
+    int zero_first;     /* set dweight and dbias to zero first (then = rather than +=) */
+    ds_update pending;  /* an update to run alongside (another layer's parameters) */
+} ds_dense_bwd;
+
+/* dz = act'(z) dL/da in place, then ds_dense_backward's results, plus b->pending. */
+void ds_dense_backward_run(const ds_exec *x, const ds_dense_bwd *b);
+/* Runs an update alone, split among the threads. */
+void ds_update_run(const ds_exec *x, const ds_update *u);
 
 /* ---- the model (model.c) ---- */
 
@@ -141,6 +290,11 @@ struct ds_model {
     int cap_rows;
     float **z, **a;
     float *d0, *d1;
+    float *dT; /* a layer's output gradient transposed, for the vector kernels */
+
+    /* speed: the kernel choice (resolved, never AUTO) and how products run */
+    ds_kernel kernel;
+    ds_exec exec; /* exec.pool is NULL with one thread */
 };
 
 /* Makes the work buffers hold at least `rows` rows (allocates only when growing). */
@@ -155,6 +309,13 @@ void ds_model_forward(ds_model *m, const float *x, int n, int training, ds_rng *
  * model has no active dropout). Returns the summed loss of the n rows. */
 double ds_model_inference_grad(ds_model *m, const float *x, const float *y, int n,
                                float scale);
+/* fit's training step on n rows (work buffers reserved): forward, loss (mean in *loss),
+ * backward and the optimizer step, the update fused into the backward pass when the
+ * optimizer allows (same bits as zero_grad, train_batch_grad, then ds_optim_step).
+ * Returns 0 without touching the parameters when stop_nonfinite and the loss is NaN or
+ * infinite, else 1. */
+int ds_model_train_step(ds_model *m, const float *x, const float *y, int n,
+                        ds_rng *dropout_rng, int stop_nonfinite, double *loss);
 /* Width of the widest layer or input. */
 int ds_model_max_width(const ds_model *m);
 

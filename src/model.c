@@ -26,13 +26,51 @@ ds_status ds_model_create(ds_model **out, int n_inputs, ds_error *err)
     *out = NULL;
     if (n_inputs < 1)
         return ds_fail(err, DS_ERR_ARG, "model: n_inputs=%d must be >= 1", n_inputs);
+    ds_kernel kernel;
+    ds_status s = ds_kernel_from_env(&kernel, err);
+    if (s) return s;
     ds_model *m = calloc(1, sizeof *m);
     if (!m) return ds_fail(err, DS_ERR_NOMEM, "model: out of memory");
     m->n_inputs = n_inputs;
     m->keras = DS_KERAS_2;
+    ds_model_set_kernel(m, kernel, NULL);
     *out = m;
     return DS_OK;
 }
+
+static ds_status alloc_pack(ds_model *m, ds_error *err);
+
+ds_status ds_model_set_kernel(ds_model *m, ds_kernel k, ds_error *err)
+{
+    if (!m) return ds_fail(err, DS_ERR_ARG, "kernel: NULL model");
+    const ds_dense_kernels *kern = ds_dense_kernels_for(k);
+    if (!kern)
+        return ds_fail(err, DS_ERR_ARG, "kernel: %s is not available here (best: %s)",
+                       ds_kernel_name(k), ds_kernel_name(ds_kernel_best()));
+    m->kernel = kern->kind;
+    m->exec.kern = kern;
+    return DS_OK;
+}
+
+ds_kernel ds_model_kernel(const ds_model *m) { return m->kernel; }
+
+ds_status ds_model_set_threads(ds_model *m, int n, ds_error *err)
+{
+    if (!m) return ds_fail(err, DS_ERR_ARG, "threads: NULL model");
+    if (n < 1 || n > DS_MAX_THREADS)
+        return ds_fail(err, DS_ERR_ARG, "threads: %d is not in [1, %d]", n, DS_MAX_THREADS);
+    if (n == ds_pool_threads(m->exec.pool)) return DS_OK;
+    ds_pool *p = NULL;
+    if (n > 1) {
+        ds_status s = ds_pool_create(&p, n, err);
+        if (s) return s;
+    }
+    ds_pool_free(m->exec.pool);
+    m->exec.pool = p;
+    return alloc_pack(m, err); /* one scratch per thread */
+}
+
+int ds_model_threads(const ds_model *m) { return ds_pool_threads(m->exec.pool); }
 
 static void free_work(ds_model *m)
 {
@@ -44,15 +82,35 @@ static void free_work(ds_model *m)
     free(m->a);
     free(m->d0);
     free(m->d1);
+    free(m->dT);
+    free(m->exec.pack);
     m->z = m->a = NULL;
-    m->d0 = m->d1 = NULL;
+    m->d0 = m->d1 = m->dT = NULL;
+    m->exec.pack = NULL;
+    m->exec.pack_stride = 0;
     m->cap_rows = 0;
+}
+
+/* Scratch for the kernels to copy blocks of inp into (one per thread), when batches are
+ * tall enough for it to pay (DS_PACK_MIN_ROWS). */
+static ds_status alloc_pack(ds_model *m, ds_error *err)
+{
+    free(m->exec.pack);
+    m->exec.pack = NULL;
+    m->exec.pack_stride = 0;
+    if (m->cap_rows < DS_PACK_MIN_ROWS) return DS_OK;
+    size_t stride = ds_pack_floats(m->cap_rows);
+    m->exec.pack = malloc(sizeof(float) * stride * (size_t)ds_pool_threads(m->exec.pool));
+    if (!m->exec.pack) return ds_fail(err, DS_ERR_NOMEM, "model: out of memory for scratch");
+    m->exec.pack_stride = stride;
+    return DS_OK;
 }
 
 void ds_model_free(ds_model *m)
 {
     if (!m) return;
     free_work(m);
+    ds_pool_free(m->exec.pool);
     free(m->layers);
     free(m->params);
     free(m->grads);
@@ -427,8 +485,10 @@ ds_status ds_model_reserve(ds_model *m, int rows, ds_error *err)
     size_t dlen = (size_t)rows * (size_t)ds_model_max_width(m);
     m->d0 = malloc(sizeof(float) * dlen);
     m->d1 = malloc(sizeof(float) * dlen);
-    if (!m->d0 || !m->d1) goto nomem;
+    m->dT = malloc(sizeof(float) * dlen);
+    if (!m->d0 || !m->d1 || !m->dT) goto nomem;
     m->cap_rows = rows;
+    if (alloc_pack(m, NULL)) goto nomem;
     return DS_OK;
 nomem:
     free_work(m);
@@ -442,9 +502,10 @@ void ds_model_forward(ds_model *m, const float *x, int n, int training, ds_rng *
         const ds_layer *l = &m->layers[k];
         size_t len = (size_t)n * (size_t)l->n_out;
         if (l->kind == DS_LAYER_DENSE) {
-            ds_dense_forward(m->z[k], inp, m->params + l->w_off,
-                             l->b_off >= 0 ? m->params + l->b_off : NULL, n, l->n_in, l->n_out);
-            ds_act_forward(&l->dense.activation, m->keras, m->a[k], m->z[k], n, l->n_out);
+            ds_dense_forward_run(&m->exec, &l->dense.activation, m->keras, m->z[k], m->a[k], inp,
+                                 m->params + l->w_off,
+                                 l->b_off >= 0 ? m->params + l->b_off : NULL, n, l->n_in,
+                                 l->n_out);
         } else if (training && l->rate > 0.0f && dropout_rng) {
             /* inverted dropout: keep with probability 1 - rate, scale kept values */
             float keep_scale = 1.0f / (1.0f - l->rate);
@@ -462,21 +523,44 @@ void ds_model_forward(ds_model *m, const float *x, int n, int training, ds_rng *
 }
 
 /* The backward pass after a forward over the same n rows: d holds the loss gradient
- * with respect to the last layer's output (or its pre-activation when d_is_dz). */
-static void model_backward(ds_model *m, const float *x, int n, float *d, int d_is_dz)
+ * with respect to the last layer's output (or its pre-activation when d_is_dz). With
+ * `fused`, gradients are not accumulated but set, and each layer's parameters take their
+ * optimizer update as soon as its gradients are complete (during the next layer's
+ * backward tasks); the caller ends the step with ds_optim_finish. */
+static void model_backward(ds_model *m, const float *x, int n, float *d, int d_is_dz, int fused)
 {
     float *g = d;
     float *other = (d == m->d0) ? m->d1 : m->d0;
+    ds_update pending = {NULL, m->params, m->grads, 0, 0};
     for (int k = m->n_layers - 1; k >= 0; k--) {
         const ds_layer *l = &m->layers[k];
-        const float *inp = k ? m->a[k - 1] : x;
         if (l->kind == DS_LAYER_DENSE) {
-            if (!d_is_dz)
-                ds_act_backward(&l->dense.activation, m->keras, g, g, m->z[k], m->a[k], n,
-                                l->n_out);
-            ds_dense_backward(k ? other : NULL, m->grads + l->w_off,
-                              l->b_off >= 0 ? m->grads + l->b_off : NULL, g, inp,
-                              m->params + l->w_off, m->scratch, n, l->n_in, l->n_out);
+            ds_dense_bwd b;
+            b.act = &l->dense.activation;
+            b.kv = m->keras;
+            b.g_is_dz = d_is_dz;
+            b.g = g;
+            b.z = m->z[k];
+            b.a = m->a[k];
+            b.dinp = k ? other : NULL;
+            b.dweight = m->grads + l->w_off;
+            b.dbias = l->b_off >= 0 ? m->grads + l->b_off : NULL;
+            b.inp = k ? m->a[k - 1] : x;
+            b.weight = m->params + l->w_off;
+            b.scratch = m->scratch;
+            b.doutT = m->dT;
+            b.B = n;
+            b.I = l->n_in;
+            b.O = l->n_out;
+            b.zero_first = fused;
+            b.pending = pending;
+            ds_dense_backward_run(&m->exec, &b);
+            if (fused) { /* this layer's kernel then bias, contiguous in the arena */
+                pending.opt = &m->opt;
+                pending.lo = (size_t)l->w_off;
+                pending.hi = (size_t)l->w_off + (size_t)l->n_in * (size_t)l->n_out +
+                             (l->b_off >= 0 ? (size_t)l->n_out : 0);
+            }
             float *t = g;
             g = other;
             other = t;
@@ -486,6 +570,7 @@ static void model_backward(ds_model *m, const float *x, int n, float *d, int d_i
         }
         d_is_dz = 0;
     }
+    if (fused) ds_update_run(&m->exec, &pending);
 }
 
 static ds_status check_ready(const ds_model *m, ds_error *err)
@@ -512,7 +597,7 @@ ds_status ds_model_train_batch_grad(ds_model *m, const float *x, const float *y,
     int logits = m->loss_input != DS_LOSS_FROM_PROBS;
     double sum = ds_loss_compute(&m->compile.loss, m->loss_input, m->a[L], m->z[L], y, n, w,
                                  m->d0, 1.0f / (float)n);
-    model_backward(m, x, n, m->d0, logits);
+    model_backward(m, x, n, m->d0, logits, 0);
     if (loss) *loss = sum / n;
     return DS_OK;
 }
@@ -525,8 +610,30 @@ double ds_model_inference_grad(ds_model *m, const float *x, const float *y, int 
     int logits = m->loss_input != DS_LOSS_FROM_PROBS;
     double sum = ds_loss_compute(&m->compile.loss, m->loss_input, m->a[L], m->z[L], y, n,
                                  m->layers[L].n_out, m->d0, scale);
-    model_backward(m, x, n, m->d0, logits);
+    model_backward(m, x, n, m->d0, logits, 0);
     return sum;
+}
+
+int ds_model_train_step(ds_model *m, const float *x, const float *y, int n,
+                        ds_rng *dropout_rng, int stop_nonfinite, double *loss)
+{
+    ds_model_forward(m, x, n, 1, dropout_rng);
+    int L = m->n_layers - 1;
+    int w = m->layers[L].n_out;
+    int logits = m->loss_input != DS_LOSS_FROM_PROBS;
+    double sum = ds_loss_compute(&m->compile.loss, m->loss_input, m->a[L], m->z[L], y, n, w,
+                                 m->d0, 1.0f / (float)n);
+    *loss = sum / n;
+    if (stop_nonfinite && !isfinite(*loss)) return 0;
+    if (ds_optim_elementwise(&m->opt)) {
+        model_backward(m, x, n, m->d0, logits, 1);
+        ds_optim_finish(&m->opt);
+    } else {
+        ds_model_zero_grad(m);
+        model_backward(m, x, n, m->d0, logits, 0);
+        ds_optim_step(&m->opt, m->params, m->grads, m->tensors, m->n_tensors);
+    }
+    return 1;
 }
 
 ds_status ds_model_apply_gradients(ds_model *m, ds_error *err)

@@ -794,21 +794,21 @@ static void clip_gradients(const ds_optimizer *c, float *grad, size_t n,
  *   mu = 0:   w <- w - lr g
  *   mu > 0:   v <- mu v - lr g;  w <- w + v           (v starts at 0)
  *   Nesterov: v <- mu v - lr g;  w <- w + mu v - lr g (with the updated v) */
-static void sgd_step(ds_optim_state *st, float *w, const float *g, float lr)
+static void sgd_step(const ds_optim_state *st, float *w, const float *g, float lr,
+                     size_t lo, size_t hi)
 {
-    size_t n = st->n;
     if (!st->slot[0]) {
-        for (size_t i = 0; i < n; i++) w[i] -= lr * g[i];
+        for (size_t i = lo; i < hi; i++) w[i] -= lr * g[i];
         return;
     }
     float mu = (float)st->cfg.momentum, *v = st->slot[0];
     if (st->cfg.nesterov) {
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = lo; i < hi; i++) {
             v[i] = mu * v[i] - lr * g[i];
             w[i] += mu * v[i] - lr * g[i];
         }
     } else {
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = lo; i < hi; i++) {
             v[i] = mu * v[i] - lr * g[i];
             w[i] += v[i];
         }
@@ -822,15 +822,15 @@ static void sgd_step(ds_optim_state *st, float *w, const float *g, float lr)
  *   inc = lr g / sqrt(D + eps)   Keras 3, and tf.keras 2.x with momentum (TF kernel)
  *   inc = lr g / (sqrt(D) + eps) tf.keras 2.x without momentum (its Python path)
  *   momentum > 0: m <- mu m + inc; w <- w - m    else w <- w - inc */
-static void rmsprop_step(ds_optim_state *st, float *w, const float *g, float lr)
+static void rmsprop_step(const ds_optim_state *st, float *w, const float *g, float lr,
+                         size_t lo, size_t hi)
 {
     const ds_optimizer *c = &st->cfg;
-    size_t n = st->n;
     float rho = (float)c->rho, one_m_rho = (float)(1.0 - c->rho);
     float eps = (float)c->epsilon, mu = (float)c->momentum;
     float *v = st->slot[0], *mg = st->slot[1], *m = st->slot[2];
     int eps_inside = st->keras == DS_KERAS_3 || m != NULL;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = lo; i < hi; i++) {
         v[i] = rho * v[i] + one_m_rho * (g[i] * g[i]);
         float d = v[i];
         if (mg) {
@@ -853,17 +853,17 @@ static void rmsprop_step(ds_optim_state *st, float *w, const float *g, float lr)
  *   amsgrad: vhat <- max(vhat, v), used in place of v
  *   alpha_t = lr sqrt(1 - b2^t) / (1 - b1^t)
  *   w <- w - alpha_t m / (sqrt(v) + eps)
- * AdamW is this rule after the decoupled decay done in ds_optim_step. */
-static void adam_step(ds_optim_state *st, float *w, const float *g, double lr)
+ * AdamW is this rule after the decoupled decay done in ds_optim_update. */
+static void adam_step(const ds_optim_state *st, float *w, const float *g, double lr,
+                      size_t lo, size_t hi)
 {
     const ds_optimizer *c = &st->cfg;
-    size_t n = st->n;
     double t = (double)(st->iterations + 1);
     float alpha = (float)(lr * sqrt(1.0 - pow(c->beta_2, t)) / (1.0 - pow(c->beta_1, t)));
     float one_m_b1 = (float)(1.0 - c->beta_1), one_m_b2 = (float)(1.0 - c->beta_2);
     float eps = (float)c->epsilon;
     float *m = st->slot[0], *v = st->slot[1], *vhat = st->slot[2];
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = lo; i < hi; i++) {
         m[i] += (g[i] - m[i]) * one_m_b1;
         v[i] += (g[i] * g[i] - v[i]) * one_m_b2;
         float vv = v[i];
@@ -879,17 +879,17 @@ static void adam_step(ds_optim_state *st, float *w, const float *g, double lr)
  *   a <- a + g^2                         (a starts at initial_accumulator_value)
  *   Keras 3:      w <- w - lr g / sqrt(a + eps)
  *   tf.keras 2.x: w <- w - lr g / (sqrt(a) + eps) */
-static void adagrad_step(ds_optim_state *st, float *w, const float *g, float lr)
+static void adagrad_step(const ds_optim_state *st, float *w, const float *g, float lr,
+                         size_t lo, size_t hi)
 {
-    size_t n = st->n;
     float eps = (float)st->cfg.epsilon, *a = st->slot[0];
     if (st->keras == DS_KERAS_3) {
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = lo; i < hi; i++) {
             a[i] += g[i] * g[i];
             w[i] -= lr * g[i] / sqrtf(a[i] + eps);
         }
     } else {
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = lo; i < hi; i++) {
             a[i] += g[i] * g[i];
             w[i] -= lr * g[i] / (sqrtf(a[i]) + eps);
         }
@@ -902,13 +902,13 @@ static void adagrad_step(ds_optim_state *st, float *w, const float *g, float lr)
  *   delta = -sqrt(Ax + eps) g / sqrt(Ag + eps)
  *   Ax <- rho Ax + (1 - rho) delta^2
  *   w <- w + lr delta */
-static void adadelta_step(ds_optim_state *st, float *w, const float *g, float lr)
+static void adadelta_step(const ds_optim_state *st, float *w, const float *g, float lr,
+                          size_t lo, size_t hi)
 {
-    size_t n = st->n;
     float rho = (float)st->cfg.rho, one_m_rho = (float)(1.0 - st->cfg.rho);
     float eps = (float)st->cfg.epsilon;
     float *ag = st->slot[0], *ax = st->slot[1];
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = lo; i < hi; i++) {
         ag[i] = rho * ag[i] + one_m_rho * (g[i] * g[i]);
         float delta = -sqrtf(ax[i] + eps) * g[i] / sqrtf(ag[i] + eps);
         ax[i] = rho * ax[i] + one_m_rho * (delta * delta);
@@ -919,16 +919,16 @@ static void adadelta_step(ds_optim_state *st, float *w, const float *g, float lr
 /* Adamax (Kingma and Ba 2015, Algorithm 2; keras: src/optimizers/adamax.py):
  *   m <- m + (1 - b1)(g - m);  u <- max(b2 u, |g|)
  *   w <- w - lr m / ((1 - b1^t)(u + eps)) */
-static void adamax_step(ds_optim_state *st, float *w, const float *g, float lr)
+static void adamax_step(const ds_optim_state *st, float *w, const float *g, float lr,
+                        size_t lo, size_t hi)
 {
     const ds_optimizer *c = &st->cfg;
-    size_t n = st->n;
     double t = (double)(st->iterations + 1);
     float corr = (float)(1.0 - pow(c->beta_1, t));
     float one_m_b1 = (float)(1.0 - c->beta_1), b2 = (float)c->beta_2;
     float eps = (float)c->epsilon;
     float *m = st->slot[0], *u = st->slot[1];
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = lo; i < hi; i++) {
         m[i] += (g[i] - m[i]) * one_m_b1;
         float ag = fabsf(g[i]), bu = b2 * u[i];
         u[i] = bu > ag ? bu : ag;
@@ -944,23 +944,23 @@ static void adamax_step(ds_optim_state *st, float *w, const float *g, float lr)
  *   mhat = u_(t+1) m / (1 - P_t u_(t+1)) + (1 - u_t) g / (1 - P_t)
  *   vhat = v / (1 - b2^t)
  *   w <- w - lr mhat / (sqrt(vhat) + eps) */
-static void nadam_step(ds_optim_state *st, float *w, const float *g, float lr)
+static void nadam_step(const ds_optim_state *st, float *w, const float *g, float lr,
+                       size_t lo, size_t hi)
 {
     const ds_optimizer *c = &st->cfg;
-    size_t n = st->n;
     double t = (double)(st->iterations + 1);
     double rate = st->keras == DS_KERAS_2 ? 0.004 : 1.0;
     double u_t = c->beta_1 * (1.0 - 0.5 * pow(0.96, rate * t));
     double u_t1 = c->beta_1 * (1.0 - 0.5 * pow(0.96, rate * (t + 1.0)));
-    st->nadam_prod *= u_t;
-    double prod_t1 = st->nadam_prod * u_t1;
+    double prod_t = st->nadam_prod * u_t; /* nadam_prod becomes prod_t in ds_optim_finish */
+    double prod_t1 = prod_t * u_t1;
     float fu_t1 = (float)u_t1, f1m_u_t = (float)(1.0 - u_t);
-    float den_m = (float)(1.0 - prod_t1), den_g = (float)(1.0 - st->nadam_prod);
+    float den_m = (float)(1.0 - prod_t1), den_g = (float)(1.0 - prod_t);
     float den_v = (float)(1.0 - pow(c->beta_2, t));
     float one_m_b1 = (float)(1.0 - c->beta_1), one_m_b2 = (float)(1.0 - c->beta_2);
     float eps = (float)c->epsilon;
     float *m = st->slot[0], *v = st->slot[1];
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = lo; i < hi; i++) {
         m[i] += (g[i] - m[i]) * one_m_b1;
         v[i] += (g[i] * g[i] - v[i]) * one_m_b2;
         float mhat = fu_t1 * m[i] / den_m + f1m_u_t * g[i] / den_g;
@@ -977,24 +977,52 @@ void ds_optim_step(ds_optim_state *st, float *param, float *grad,
                    const ds_tensor_span *tensors, int n_tensors)
 {
     const ds_optimizer *c = &st->cfg;
-    size_t n = st->n;
-    clip_gradients(c, grad, n, tensors, n_tensors);
+    if (c->clipvalue <= 0.0) clip_gradients(c, grad, st->n, tensors, n_tensors);
+    ds_optim_update(st, param, grad, 0, st->n);
+    ds_optim_finish(st);
+}
+
+int ds_optim_elementwise(const ds_optim_state *st)
+{
+    return !(st->cfg.clipnorm > 0.0) && !(st->cfg.global_clipnorm > 0.0);
+}
+
+void ds_optim_update(const ds_optim_state *st, float *param, float *grad, size_t lo, size_t hi)
+{
+    const ds_optimizer *c = &st->cfg;
+    if (c->clipvalue > 0.0) {
+        float cv = (float)c->clipvalue;
+        for (size_t i = lo; i < hi; i++) {
+            if (grad[i] > cv) grad[i] = cv;
+            else if (grad[i] < -cv) grad[i] = -cv;
+        }
+    }
     double lr = ds_optim_current_lr(st);
     float flr = (float)lr;
     if (c->weight_decay > 0.0) {
         float k = (float)(lr * c->weight_decay);
-        for (size_t i = 0; i < n; i++) param[i] -= k * param[i];
+        for (size_t i = lo; i < hi; i++) param[i] -= k * param[i];
     }
     switch (c->kind) {
-    case DS_OPT_SGD: sgd_step(st, param, grad, flr); break;
-    case DS_OPT_RMSPROP: rmsprop_step(st, param, grad, flr); break;
+    case DS_OPT_SGD: sgd_step(st, param, grad, flr, lo, hi); break;
+    case DS_OPT_RMSPROP: rmsprop_step(st, param, grad, flr, lo, hi); break;
     case DS_OPT_ADAM:
-    case DS_OPT_ADAMW: adam_step(st, param, grad, lr); break;
-    case DS_OPT_ADAGRAD: adagrad_step(st, param, grad, flr); break;
-    case DS_OPT_ADADELTA: adadelta_step(st, param, grad, flr); break;
-    case DS_OPT_ADAMAX: adamax_step(st, param, grad, flr); break;
-    case DS_OPT_NADAM: nadam_step(st, param, grad, flr); break;
+    case DS_OPT_ADAMW: adam_step(st, param, grad, lr, lo, hi); break;
+    case DS_OPT_ADAGRAD: adagrad_step(st, param, grad, flr, lo, hi); break;
+    case DS_OPT_ADADELTA: adadelta_step(st, param, grad, flr, lo, hi); break;
+    case DS_OPT_ADAMAX: adamax_step(st, param, grad, flr, lo, hi); break;
+    case DS_OPT_NADAM: nadam_step(st, param, grad, flr, lo, hi); break;
     default: break;
+    }
+}
+
+void ds_optim_finish(ds_optim_state *st)
+{
+    const ds_optimizer *c = &st->cfg;
+    if (c->kind == DS_OPT_NADAM) { /* P_t = P_(t-1) u_t, as nadam_step computed it */
+        double t = (double)(st->iterations + 1);
+        double rate = st->keras == DS_KERAS_2 ? 0.004 : 1.0;
+        st->nadam_prod *= c->beta_1 * (1.0 - 0.5 * pow(0.96, rate * t));
     }
     st->iterations++;
 }

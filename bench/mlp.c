@@ -1,0 +1,190 @@
+/*
+ * mlp.c - training speed of whole models through the public API, on random data (no
+ * data set needed).
+ *
+ *   mlp            the issue's model: 784-256-128-10 (relu, relu, softmax), categorical
+ *                  crossentropy, sgd(0.01, momentum=0.9), batch 64, 60000 rows; seconds
+ *                  per epoch and effective GFLOP/s at 1 and 2 threads, and the speedup
+ *   mlp --scaling  the same measure over batch size, width and depth
+ *   mlp --epochs N epochs timed per setting (default 5; the median is reported)
+ *
+ * Effective GFLOP/s = 6 x weights x samples / seconds: forward, input gradient and weight
+ * gradient each cost 2 x weights x samples (the first layer's input gradient is not
+ * computed, so the real work is a little less). Settings alternate epoch by epoch so
+ * that a noisy machine slows them alike; the median epoch is reported.
+ */
+#include "descent.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+typedef struct {
+    int n_in, depth, width, n_out, batch, threads;
+    ds_kernel kernel;
+} setting;
+
+static ds_model *make_model(const setting *s)
+{
+    ds_model *m = NULL;
+    ds_error err;
+    if (ds_model_create(&m, s->n_in, &err)) {
+        fprintf(stderr, "mlp: %s\n", err.message);
+        exit(1);
+    }
+    if (s->kernel != DS_KERNEL_AUTO) ds_model_set_kernel(m, s->kernel, NULL);
+    ds_model_set_threads(m, s->threads, NULL);
+    for (int k = 0; k < s->depth; k++) {
+        /* the model narrows: 256 then 128 */
+        int units = s->depth == 2 && s->width == 256 && k == 1 ? 128 : s->width;
+        ds_dense_config c = ds_dense_defaults(units);
+        c.activation = ds_activation_defaults(DS_ACT_RELU);
+        ds_model_add_dense(m, &c, NULL);
+    }
+    ds_dense_config c = ds_dense_defaults(s->n_out);
+    c.activation = ds_activation_defaults(DS_ACT_SOFTMAX);
+    ds_model_add_dense(m, &c, NULL);
+    ds_model_build(m, 1, NULL);
+    ds_compile_config cc = ds_compile_defaults();
+    cc.loss = ds_loss_defaults(DS_LOSS_CATEGORICAL_CROSSENTROPY);
+    cc.optimizer = ds_optimizer_defaults(DS_OPT_SGD);
+    cc.optimizer.momentum = 0.9;
+    ds_model_compile(m, &cc, NULL);
+    return m;
+}
+
+static size_t n_weights(ds_model *m)
+{
+    size_t w = 0;
+    for (int k = 0; k < ds_model_n_layers(m); k++) {
+        int n_in = k ? ds_model_layer_units(m, k - 1) : ds_model_n_inputs(m);
+        w += (size_t)n_in * (size_t)ds_model_layer_units(m, k);
+    }
+    return w;
+}
+
+static ds_dataset *random_data(int n, int n_in, int n_out)
+{
+    ds_rng r = ds_rng_split(7, 0);
+    float *x = malloc(sizeof(float) * (size_t)n * (size_t)n_in);
+    float *y = calloc((size_t)n * (size_t)n_out, sizeof(float));
+    if (!x || !y) exit(1);
+    for (size_t i = 0; i < (size_t)n * (size_t)n_in; i++) x[i] = (float)ds_rng_uniform(&r);
+    for (int i = 0; i < n; i++) y[(size_t)i * n_out + ds_rng_below(&r, (uint64_t)n_out)] = 1.0f;
+    ds_dataset *d = NULL;
+    ds_dataset_create(&d, n, n_in, n_out, x, y, NULL);
+    free(x);
+    free(y);
+    return d;
+}
+
+/* median seconds per epoch of each setting, timed in alternation */
+static void time_settings(const setting *s, int n, const ds_dataset *d, int epochs,
+                          double *sec, size_t *weights)
+{
+    ds_model *m[8];
+    double t[8][32];
+    for (int i = 0; i < n; i++) {
+        m[i] = make_model(&s[i]);
+        weights[i] = n_weights(m[i]);
+    }
+    for (int e = 0; e <= epochs; e++)
+        for (int i = 0; i < n; i++) {
+            ds_fit_options fo = ds_fit_defaults();
+            fo.batch_size = s[i].batch;
+            fo.initial_epoch = e;
+            fo.epochs = e + 1;
+            double t0 = now();
+            ds_model_fit(m[i], d, &fo, NULL, NULL);
+            if (e > 0) t[i][e - 1] = now() - t0; /* epoch 0 warms caches and threads */
+        }
+    for (int i = 0; i < n; i++) {
+        sec[i] = median(t[i], epochs);
+        ds_model_free(m[i]);
+    }
+}
+
+static double gflops(size_t weights, int rows, double sec)
+{
+    return 6.0 * (double)weights * rows / sec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+    int scaling = 0, epochs = 5;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--scaling")) scaling = 1;
+        else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) epochs = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: mlp [--scaling] [--epochs N]\n");
+            return 2;
+        }
+    }
+    if (epochs < 1 || epochs > 32) epochs = 5;
+    const int rows = 60000;
+    printf("descent %s, kernel %s, %d timed epochs of %d rows per setting (median)\n\n",
+           ds_version(), ds_kernel_name(ds_kernel_best()), epochs, rows);
+
+    ds_dataset *d = random_data(rows, 784, 10);
+    setting s[3] = {{784, 2, 256, 10, 64, 1, DS_KERNEL_AUTO},
+                    {784, 2, 256, 10, 64, 2, DS_KERNEL_AUTO},
+                    {784, 2, 256, 10, 64, 1, DS_KERNEL_PORTABLE}};
+    double sec[3];
+    size_t w[3];
+    time_settings(s, 3, d, epochs, sec, w);
+    printf("784-256-128-10 relu/softmax, sgd momentum, batch 64, %zu weights\n", w[0]);
+    printf("| threads | kernel   | s/epoch | effective GFLOP/s | speedup |\n");
+    printf("|--------:|----------|--------:|------------------:|--------:|\n");
+    for (int i = 0; i < 3; i++)
+        printf("| %7d | %-8s | %7.3f | %17.1f | %6.2fx |\n", s[i].threads,
+               ds_kernel_name(s[i].kernel == DS_KERNEL_AUTO ? ds_kernel_best() : s[i].kernel),
+               sec[i], gflops(w[i], rows, sec[i]), sec[0] / sec[i]);
+    if (scaling) {
+        printf("\nscaling (784 inputs, relu hidden layers, softmax over 10; effective GFLOP/s)\n");
+        printf("| batch | hidden        | 1 thread | 2 threads | speedup |\n");
+        printf("|------:|---------------|---------:|----------:|--------:|\n");
+        static const int grid[][3] = {/* batch, depth, width */
+                                      {16, 2, 256},  {32, 2, 256},  {64, 2, 256},
+                                      {128, 2, 256}, {256, 2, 256}, {64, 1, 128},
+                                      {64, 1, 512},  {64, 1, 1024}, {64, 1, 256},
+                                      {64, 3, 256},  {64, 4, 256}};
+        for (size_t g = 0; g < sizeof grid / sizeof grid[0]; g++) {
+            setting p[2];
+            for (int t = 0; t < 2; t++)
+                p[t] = (setting){784, grid[g][1], grid[g][2], 10, grid[g][0], t + 1,
+                                 DS_KERNEL_AUTO};
+            int n = grid[g][0] <= 32 ? 20000 : rows; /* small batches are slow: fewer rows */
+            ds_dataset *dd = n == rows ? d : random_data(n, 784, 10);
+            time_settings(p, 2, dd, epochs < 3 ? epochs : 3, sec, w);
+            char hidden[32];
+            if (grid[g][1] == 2 && grid[g][2] == 256) snprintf(hidden, sizeof hidden, "256-128");
+            else
+                snprintf(hidden, sizeof hidden, "%d x %d", grid[g][1], grid[g][2]);
+            printf("| %5d | %-13s | %8.1f | %9.1f | %6.2fx |\n", grid[g][0], hidden,
+                   gflops(w[0], n, sec[0]), gflops(w[1], n, sec[1]), sec[0] / sec[1]);
+            if (dd != d) ds_dataset_free(dd);
+        }
+    }
+    ds_dataset_free(d);
+    return 0;
+}

@@ -1,0 +1,339 @@
+/*
+ * dense_avx2.c - the dense layer's three products with AVX2 and FMA (x86-64 only;
+ * compiled for any x86-64 and entered only when the processor has both, see kernel.c).
+ *
+ * The same scheme as dense_avx512.c with the 16 ymm registers: a 6 x 16 tile of the
+ * result in 12 accumulators, each step k broadcasting A(r,k) for the 6 rows into one row
+ * of B (two vectors). A and B are read in place (no packing); forward is blocked over I;
+ * backward_input computes dinp^T = weight @ dout^T and stores each tile transposed
+ * through a small buffer; backward_weight runs one shard of rows at a time.
+ * Every result element is one chain of fused multiply-adds in the reference order (see
+ * internal.h), so this kernel gives the same bits as the AVX-512 one. Edges use masked
+ * loads and stores; missing rows of a tile repeat a valid row and are not stored.
+ */
+#include "internal.h"
+
+#if defined(DS_HAVE_X86_KERNELS)
+
+#include <immintrin.h>
+
+#define T256 __attribute__((target("avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
+#define NOINLINE static __attribute__((noinline))
+
+/* register tile MR x NR; blocks of I for forward at most KC long (DS_PACK_K when packed) */
+enum { MR = 6, NR = 16, KC = 256 };
+
+typedef struct {
+    __m256i m0, m1; /* lanes 0-7 and 8-15 of a row of 16 */
+} row_mask;
+
+INLINE T256 row_mask masks(int nr)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    row_mask m;
+    m.m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane);
+    m.m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane);
+    return m;
+}
+
+/* acc[r][v] += A(r,k) * B(k, 8v + lane) for k in [0, K). ap[r] points at A(r,0); A(r,k) is
+ * ap[r][k * aks]. B(k,n) is b[k * ldb + n]; lanes beyond the masks read as 0. */
+INLINE T256 void tile_fma(int K, const float *const ap[MR], ptrdiff_t aks, const float *b,
+                          ptrdiff_t ldb, row_mask m, int full, __m256 acc[MR][2])
+{
+    for (int k = 0; k < K; k++) {
+        __m256 b0, b1;
+        if (full) {
+            b0 = _mm256_loadu_ps(b);
+            b1 = _mm256_loadu_ps(b + 8);
+        } else {
+            b0 = _mm256_maskload_ps(b, m.m0);
+            b1 = _mm256_maskload_ps(b + 8, m.m1);
+        }
+        const ptrdiff_t ka = (ptrdiff_t)k * aks;
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; r++) {
+            __m256 x = _mm256_broadcast_ss(ap[r] + ka);
+            acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+        }
+        b += ldb;
+    }
+}
+
+/* rows of a tile: r < mr at a + r * rs, the missing ones repeat row mr - 1 */
+INLINE void row_ptrs(const float *ap[MR], const float *a, ptrdiff_t rs, int mr)
+{
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) ap[r] = a + (ptrdiff_t)(r < mr ? r : mr - 1) * rs;
+}
+
+INLINE T256 void store_row(float *p, row_mask m, int full, __m256 v0, __m256 v1)
+{
+    if (full) {
+        _mm256_storeu_ps(p, v0);
+        _mm256_storeu_ps(p + 8, v1);
+    } else {
+        _mm256_maskstore_ps(p, m.m0, v0);
+        _mm256_maskstore_ps(p + 8, m.m1, v1);
+    }
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* forward */
+
+/* z (and relu) for rows b..b+mr-1, columns o..o+nr-1, the I-block k0..k0+kc-1: weight
+ * rows at wb (stride ldb), inp rows in place or, when apack is not NULL, copied k-major */
+INLINE T256 void fwd_tile_t(const ds_dense_fwd_args *g, int b, int mr, int o, int nr, int k0,
+                            int kc, const float *wb, ptrdiff_t ldb, const float *apack,
+                            int full)
+{
+    const int I = g->I, O = g->O;
+    const row_mask m = masks(nr);
+    __m256 acc[MR][2];
+    float *z = g->z + (size_t)b * O + o;
+    if (k0 == 0) {
+        __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();
+        if (g->bias) {
+            c0 = _mm256_maskload_ps(g->bias + o, m.m0);
+            c1 = _mm256_maskload_ps(g->bias + o + 8, m.m1);
+        }
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; r++) {
+            acc[r][0] = c0;
+            acc[r][1] = c1;
+        }
+    } else {
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; r++) {
+            const float *zr = z + (size_t)(r < mr ? r : mr - 1) * O;
+            acc[r][0] = _mm256_maskload_ps(zr, m.m0);
+            acc[r][1] = _mm256_maskload_ps(zr + 8, m.m1);
+        }
+    }
+    const float *ap[MR];
+    if (apack) {
+        row_ptrs(ap, apack, 1, MR);
+        tile_fma(kc, ap, MR, wb, ldb, m, full, acc);
+    } else {
+        row_ptrs(ap, g->inp + (size_t)b * I + k0, I, mr);
+        tile_fma(kc, ap, 1, wb, ldb, m, full, acc);
+    }
+    const int relu = k0 + kc == I && g->a;
+    const __m256 zero = _mm256_setzero_ps();
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+        if (r >= mr) break;
+        store_row(z + (size_t)r * O, m, full, acc[r][0], acc[r][1]);
+        /* max(z, +0) returns +0 for z = -0 and NaN, as relu in act.c does */
+        if (relu)
+            store_row(g->a + (size_t)(b + r) * O + o, m, full, _mm256_max_ps(acc[r][0], zero),
+                      _mm256_max_ps(acc[r][1], zero));
+    }
+}
+
+/* one instance for whole tiles, one for edges: each keeps its accumulators in registers */
+NOINLINE T256 void fwd_tile_full(const ds_dense_fwd_args *g, int b, int o, int k0, int kc,
+                                 const float *wb, ptrdiff_t ldb, const float *apack)
+{
+    fwd_tile_t(g, b, MR, o, NR, k0, kc, wb, ldb, apack, 1);
+}
+
+NOINLINE T256 void fwd_tile_edge(const ds_dense_fwd_args *g, int b, int mr, int o, int nr,
+                                 int k0, int kc, const float *wb, ptrdiff_t ldb)
+{
+    fwd_tile_t(g, b, mr, o, nr, k0, kc, wb, ldb, NULL, 0);
+}
+
+/* Blocks of I outermost, one weight panel (kc x 16) for every row tile; with many rows
+ * the panel and (given scratch) the row tiles are copied first (see dense_avx512.c). */
+T256 static void fwd(const ds_dense_fwd_args *g, int b0, int b1, int o0, int o1,
+                     float *scratch)
+{
+    const int I = g->I, O = g->O;
+    const int pack = b1 - b0 >= DS_PACK_MIN_ROWS;
+    float *apack = pack ? scratch : NULL;
+    const int kmax = pack ? DS_PACK_K : KC;
+    const int nk = I > 0 ? (I + kmax - 1) / kmax : 1; /* I = 0 still sets z = bias */
+    float panel[DS_PACK_K * NR] __attribute__((aligned(32)));
+    int k0 = 0;
+    for (int kb = 0; kb < nk; kb++) {
+        const int k1 = (int)((long)I * (kb + 1) / nk), kc = k1 - k0;
+        if (apack) /* tile t at apack + t * MR * DS_PACK_K, t[k * MR + r] */
+            for (int b = b0; b + MR <= b1; b += MR) {
+                float *t = apack + (size_t)(b - b0) * DS_PACK_K;
+                const float *rows = g->inp + (size_t)b * I + k0;
+                for (int q = 0; q < MR; q++)
+                    for (int k = 0; k < kc; k++) t[k * MR + q] = rows[(size_t)q * I + k];
+            }
+        for (int o = o0; o < o1; o += NR) {
+            const int nr = o1 - o < NR ? o1 - o : NR;
+            const float *wb = g->weight + (size_t)k0 * O + o;
+            ptrdiff_t ldb = O;
+            if (pack) {
+                const row_mask m = masks(nr);
+                for (int k = 0; k < kc; k++) {
+                    const float *src = wb + (size_t)k * O;
+                    _mm256_store_ps(panel + k * NR, _mm256_maskload_ps(src, m.m0));
+                    _mm256_store_ps(panel + k * NR + 8, _mm256_maskload_ps(src + 8, m.m1));
+                }
+                wb = panel;
+                ldb = NR;
+            }
+            for (int b = b0; b < b1; b += MR) {
+                const int mr = b1 - b < MR ? b1 - b : MR;
+                if (mr == MR && nr == NR)
+                    fwd_tile_full(g, b, o, k0, kc, wb, ldb,
+                                  apack ? apack + (size_t)(b - b0) * DS_PACK_K : NULL);
+                else fwd_tile_edge(g, b, mr, o, nr, k0, kc, wb, ldb);
+            }
+        }
+        k0 = k1;
+    }
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* backward_input: dinp^T = weight @ dout^T, tiles over (i, b) */
+
+INLINE T256 void bwd_inp_tile_t(const ds_dense_bwd_inp_args *g, int b, int nr, int i, int mr,
+                                int full)
+{
+    const int B = g->B, I = g->I, O = g->O;
+    const row_mask m = masks(nr);
+    __m256 acc[MR][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    const float *ap[MR];
+    row_ptrs(ap, g->weight + (size_t)i * O, O, mr);
+    tile_fma(O, ap, 1, g->doutT + b, B, m, full, acc);
+    float tmp[MR][NR] __attribute__((aligned(32)));
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+        _mm256_store_ps(tmp[r], acc[r][0]);
+        _mm256_store_ps(tmp[r] + 8, acc[r][1]);
+    }
+    float *d = g->dinp + (size_t)b * I + i;
+    for (int j = 0; j < nr; j++)
+        for (int r = 0; r < mr; r++) d[(size_t)j * I + r] = tmp[r][j];
+}
+
+NOINLINE T256 void bwd_inp_tile_full(const ds_dense_bwd_inp_args *g, int b, int i)
+{
+    bwd_inp_tile_t(g, b, NR, i, MR, 1);
+}
+
+NOINLINE T256 void bwd_inp_tile_edge(const ds_dense_bwd_inp_args *g, int b, int nr, int i,
+                                     int mr)
+{
+    bwd_inp_tile_t(g, b, nr, i, mr, 0);
+}
+
+T256 static void bwd_inp(const ds_dense_bwd_inp_args *g, int b0, int b1, int i0, int i1)
+{
+    for (int b = b0; b < b1; b += NR) {
+        int nr = b1 - b < NR ? b1 - b : NR;
+        for (int i = i0; i < i1; i += MR) {
+            int mr = i1 - i < MR ? i1 - i : MR;
+            if (mr == MR && nr == NR) bwd_inp_tile_full(g, b, i);
+            else bwd_inp_tile_edge(g, b, nr, i, mr);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* backward_weight: dweight += per shard inp^T @ dout, tiles over (i, o) */
+
+/* one (i, o) tile: each shard of rows in turn, its sum added to (or, first with set,
+ * stored in) dweight */
+INLINE T256 void bwd_w_tile_t(const ds_dense_bwd_w_args *g, int i, int mr, int o, int nr,
+                              int full)
+{
+    const int B = g->B, I = g->I, O = g->O;
+    const row_mask m = masks(nr);
+    float *c = g->dweight + (size_t)i * O + o;
+    for (int s0 = 0; s0 < B; s0 += DS_SHARD_ROWS) {
+        const int ks = B - s0 < DS_SHARD_ROWS ? B - s0 : DS_SHARD_ROWS;
+        __m256 acc[MR][2];
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+        const float *ap[MR];
+        row_ptrs(ap, g->inp + (size_t)s0 * I + i, 1, mr);
+        tile_fma(ks, ap, I, g->dout + (size_t)s0 * O + o, O, m, full, acc);
+        const int add = !(g->set && s0 == 0);
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; r++) {
+            if (r >= mr) break;
+            float *cr = c + (size_t)r * O;
+            if (add) {
+                __m256 v0, v1;
+                if (full) {
+                    v0 = _mm256_loadu_ps(cr);
+                    v1 = _mm256_loadu_ps(cr + 8);
+                } else {
+                    v0 = _mm256_maskload_ps(cr, m.m0);
+                    v1 = _mm256_maskload_ps(cr + 8, m.m1);
+                }
+                acc[r][0] = _mm256_add_ps(v0, acc[r][0]);
+                acc[r][1] = _mm256_add_ps(v1, acc[r][1]);
+            }
+            store_row(cr, m, full, acc[r][0], acc[r][1]);
+        }
+    }
+}
+
+NOINLINE T256 void bwd_w_tile_full(const ds_dense_bwd_w_args *g, int i, int o)
+{
+    bwd_w_tile_t(g, i, MR, o, NR, 1);
+}
+
+NOINLINE T256 void bwd_w_tile_edge(const ds_dense_bwd_w_args *g, int i, int mr, int o, int nr)
+{
+    bwd_w_tile_t(g, i, mr, o, nr, 0);
+}
+
+T256 static void bwd_w(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int o1)
+{
+    for (int o = o0; o < o1; o += NR) {
+        int nr = o1 - o < NR ? o1 - o : NR;
+        for (int i = i0; i < i1; i += MR) {
+            int mr = i1 - i < MR ? i1 - i : MR;
+            if (mr == MR && nr == NR) bwd_w_tile_full(g, i, o);
+            else bwd_w_tile_edge(g, i, mr, o, nr);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* relu backward, and the transposed copy backward_input reads */
+
+T256 static void relu_bwd(float *g, const float *z, float *gT, int B, int O)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    /* z > 0 is false for NaN and -0, which then give +0, as act.c's relu backward */
+    for (int b = 0; b < B; b++) {
+        float *gr = g + (size_t)b * O;
+        const float *zr = z + (size_t)b * O;
+        int o = 0;
+        for (; o + 8 <= O; o += 8) {
+            __m256 pos = _mm256_cmp_ps(_mm256_loadu_ps(zr + o), zero, _CMP_GT_OQ);
+            _mm256_storeu_ps(gr + o, _mm256_and_ps(pos, _mm256_loadu_ps(gr + o)));
+        }
+        for (; o < O; o++) gr[o] = zr[o] > 0.0f ? gr[o] : 0.0f;
+    }
+    if (!gT) return;
+    enum { T = 8 };
+    for (int b0 = 0; b0 < B; b0 += T)
+        for (int o0 = 0; o0 < O; o0 += T) {
+            int b1 = b0 + T < B ? b0 + T : B, o1 = o0 + T < O ? o0 + T : O;
+            for (int o = o0; o < o1; o++)
+                for (int b = b0; b < b1; b++) gT[(size_t)o * B + b] = g[(size_t)b * O + o];
+        }
+}
+
+const ds_dense_kernels ds_dense_kernels_avx2 = {DS_KERNEL_AVX2, 1, fwd, bwd_inp, bwd_w,
+                                                relu_bwd};
+
+#else
+typedef int ds_dense_avx2_empty; /* ISO C wants something in a translation unit */
+#endif

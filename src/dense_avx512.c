@@ -1,0 +1,395 @@
+/*
+ * dense_avx512.c - the dense layer's three products with AVX-512 (x86-64 only; compiled
+ * for any x86-64 and entered only when the processor has AVX-512, see kernel.c).
+ *
+ * One register tile serves all three: an 8 x 32 block of the result in 16 zmm
+ * accumulators; each step k broadcasts A(r,k) for the 8 rows and multiplies it into one
+ * row of B (two vectors). A is read in place through per-row pointers (row-major or
+ * k-major), B in place through its row stride, so nothing is packed:
+ *   forward          z (B,O) = inp (B,I) @ weight (I,O): A = inp rows, B = weight rows;
+ *                    blocked over I (KC) so a block of weight rows stays in cache while
+ *                    the rows of the batch pass over it; bias starts the sums, relu can
+ *                    be applied as the tile is stored
+ *   backward_input   dinp^T (I,B) = weight (I,O) @ dout^T (O,B): A = weight rows, B = the
+ *                    transposed dout; each tile is transposed back as it is stored
+ *   backward_weight  dweight (I,O) += inp^T (I,B) @ dout (B,O), one shard of rows at a
+ *                    time: A = inp read down its columns, B = dout rows
+ * Every result element is one chain of fused multiply-adds in the reference order (see
+ * internal.h), whatever the tile, block or thread it falls in. Edges use masked loads
+ * and stores; missing rows of a tile repeat a valid row and are not stored.
+ */
+#include "internal.h"
+
+#if defined(DS_HAVE_X86_KERNELS)
+
+#include <immintrin.h>
+
+#define T512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
+#define NOINLINE static __attribute__((noinline))
+
+/* register tile MR x NR; blocks of I for forward at most KC long (DS_PACK_K when packed) */
+enum { MR = 8, NR = 32, KC = 256 };
+
+/* acc[r][v] += A(r,k) * B(k, 16v + lane) for k in [0, K). ap[r] points at A(r,0); A(r,k) is
+ * ap[r][k * aks]. B(k,n) is b[k * ldb + n]; lanes beyond the masks read as 0. */
+INLINE T512 void tile_fma(int K, const float *const ap[MR], ptrdiff_t aks, const float *b,
+                          ptrdiff_t ldb, __mmask16 m0, __mmask16 m1, int full,
+                          __m512 acc[MR][2])
+{
+    for (int k = 0; k < K; k++) {
+        __m512 b0, b1;
+        if (full) {
+            b0 = _mm512_loadu_ps(b);
+            b1 = _mm512_loadu_ps(b + 16);
+        } else {
+            b0 = _mm512_maskz_loadu_ps(m0, b);
+            b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+        }
+        const ptrdiff_t ka = (ptrdiff_t)k * aks;
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++) {
+            __m512 x = _mm512_set1_ps(ap[r][ka]);
+            acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+        }
+        b += ldb;
+    }
+}
+
+INLINE T512 void masks(int nr, __mmask16 *m0, __mmask16 *m1)
+{
+    *m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1u);
+    *m1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (1u << (nr - 16)) - 1u);
+}
+
+/* rows of a tile: r < mr at a + r * rs, the missing ones repeat row mr - 1 */
+INLINE void row_ptrs(const float *ap[MR], const float *a, ptrdiff_t rs, int mr)
+{
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) ap[r] = a + (ptrdiff_t)(r < mr ? r : mr - 1) * rs;
+}
+
+/* Stores r (8 rows, 16 lanes) transposed: d + j * ldd receives lane j of the 8 rows. */
+INLINE T512 void store_transposed_8x16(float *d, ptrdiff_t ldd, const __m512 r[8])
+{
+    /* per 128-bit lane q: t0 = r0[4q] r1[4q] r0[4q+1] r1[4q+1], t1 the same for 4q+2, 4q+3 */
+    __m512d t0 = _mm512_castps_pd(_mm512_unpacklo_ps(r[0], r[1]));
+    __m512d t1 = _mm512_castps_pd(_mm512_unpackhi_ps(r[0], r[1]));
+    __m512d t2 = _mm512_castps_pd(_mm512_unpacklo_ps(r[2], r[3]));
+    __m512d t3 = _mm512_castps_pd(_mm512_unpackhi_ps(r[2], r[3]));
+    __m512d t4 = _mm512_castps_pd(_mm512_unpacklo_ps(r[4], r[5]));
+    __m512d t5 = _mm512_castps_pd(_mm512_unpackhi_ps(r[4], r[5]));
+    __m512d t6 = _mm512_castps_pd(_mm512_unpacklo_ps(r[6], r[7]));
+    __m512d t7 = _mm512_castps_pd(_mm512_unpackhi_ps(r[6], r[7]));
+    /* u[s] lane q: rows 0-3 of column 4q + s; w[s]: rows 4-7 */
+    __m512 u[4], w[4];
+    u[0] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+    u[1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+    u[2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+    u[3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+    w[0] = _mm512_castpd_ps(_mm512_unpacklo_pd(t4, t6));
+    w[1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t4, t6));
+    w[2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t5, t7));
+    w[3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t5, t7));
+    const __m512i lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+    const __m512i hi =
+        _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+    for (int s = 0; s < 4; s++) {
+        __m512 a = _mm512_permutex2var_ps(u[s], lo, w[s]); /* columns s, 4 + s */
+        __m512 b = _mm512_permutex2var_ps(u[s], hi, w[s]); /* columns 8 + s, 12 + s */
+        _mm256_storeu_ps(d + (ptrdiff_t)s * ldd, _mm512_castps512_ps256(a));
+        _mm256_storeu_ps(d + (ptrdiff_t)(4 + s) * ldd, _mm512_extractf32x8_ps(a, 1));
+        _mm256_storeu_ps(d + (ptrdiff_t)(8 + s) * ldd, _mm512_castps512_ps256(b));
+        _mm256_storeu_ps(d + (ptrdiff_t)(12 + s) * ldd, _mm512_extractf32x8_ps(b, 1));
+    }
+}
+
+/* inp rows b..b+7, columns k0..k0+kc-1 copied k-major: t[k * MR + r] */
+INLINE T512 void pack_a_tile(float *t, const float *inp, ptrdiff_t I, int b, int k0, int kc)
+{
+    const float *rows = inp + (size_t)b * I + k0;
+    int k = 0;
+    for (; k + 16 <= kc; k += 16) {
+        __m512 r[MR];
+#pragma GCC unroll 8
+        for (int q = 0; q < MR; q++) r[q] = _mm512_loadu_ps(rows + q * I + k);
+        store_transposed_8x16(t + k * MR, MR, r);
+    }
+    for (; k < kc; k++)
+        for (int q = 0; q < MR; q++) t[k * MR + q] = rows[q * I + k];
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* forward */
+
+/* z (and relu) for rows b..b+mr-1, columns o..o+nr-1, the I-block k0..k0+kc-1: weight
+ * rows at wb (stride ldb), inp rows in place or, when apack is not NULL, copied k-major */
+INLINE T512 void fwd_tile_t(const ds_dense_fwd_args *g, int b, int mr, int o, int nr, int k0,
+                            int kc, const float *wb, ptrdiff_t ldb, const float *apack,
+                            int full)
+{
+    const int I = g->I, O = g->O;
+    __mmask16 m0, m1;
+    masks(nr, &m0, &m1);
+    __m512 acc[MR][2];
+    float *z = g->z + (size_t)b * O + o;
+    if (k0 == 0) {
+        __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps();
+        if (g->bias) {
+            c0 = _mm512_maskz_loadu_ps(m0, g->bias + o);
+            c1 = _mm512_maskz_loadu_ps(m1, g->bias + o + 16);
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++) {
+            acc[r][0] = c0;
+            acc[r][1] = c1;
+        }
+    } else {
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++) {
+            const float *zr = z + (size_t)(r < mr ? r : mr - 1) * O;
+            acc[r][0] = _mm512_maskz_loadu_ps(m0, zr);
+            acc[r][1] = _mm512_maskz_loadu_ps(m1, zr + 16);
+        }
+    }
+    const float *ap[MR];
+    if (apack) {
+        row_ptrs(ap, apack, 1, MR);
+        tile_fma(kc, ap, MR, wb, ldb, m0, m1, full, acc);
+    } else {
+        row_ptrs(ap, g->inp + (size_t)b * I + k0, I, mr);
+        tile_fma(kc, ap, 1, wb, ldb, m0, m1, full, acc);
+    }
+    const int last = k0 + kc == I;
+    const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) {
+        if (r >= mr) break;
+        _mm512_mask_storeu_ps(z + (size_t)r * O, m0, acc[r][0]);
+        _mm512_mask_storeu_ps(z + (size_t)r * O + 16, m1, acc[r][1]);
+        if (last && g->a) {
+            float *a = g->a + (size_t)(b + r) * O + o;
+            /* max(z, +0) returns +0 for z = -0 and NaN, as relu in act.c does */
+            _mm512_mask_storeu_ps(a, m0, _mm512_max_ps(acc[r][0], zero));
+            _mm512_mask_storeu_ps(a + 16, m1, _mm512_max_ps(acc[r][1], zero));
+        }
+    }
+}
+
+/* one instance for whole tiles, one for edges: each keeps its accumulators in registers */
+NOINLINE T512 void fwd_tile_full(const ds_dense_fwd_args *g, int b, int o, int k0, int kc,
+                                 const float *wb, ptrdiff_t ldb, const float *apack)
+{
+    fwd_tile_t(g, b, MR, o, NR, k0, kc, wb, ldb, apack, 1);
+}
+
+NOINLINE T512 void fwd_tile_edge(const ds_dense_fwd_args *g, int b, int mr, int o, int nr,
+                                 int k0, int kc, const float *wb, ptrdiff_t ldb)
+{
+    fwd_tile_t(g, b, mr, o, nr, k0, kc, wb, ldb, NULL, 0);
+}
+
+/* Blocks of I (balanced, at most KC long) outermost, so that a block of inp's columns
+ * stays in cache while every column panel of weight passes; within a block, one panel of
+ * weight (kc x 32) serves every row tile. With many rows (DS_PACK_MIN_ROWS) the panel is
+ * first copied to a contiguous buffer, which then stays in L1, and with scratch the row
+ * tiles of the inp block are copied k-major too: rows a multiple of 4 KB apart would
+ * otherwise fall in the same few cache sets. */
+T512 static void fwd(const ds_dense_fwd_args *g, int b0, int b1, int o0, int o1,
+                     float *scratch)
+{
+    const int I = g->I, O = g->O;
+    const int pack = b1 - b0 >= DS_PACK_MIN_ROWS;
+    float *apack = pack ? scratch : NULL;
+    const int kmax = pack ? DS_PACK_K : KC;
+    const int nk = I > 0 ? (I + kmax - 1) / kmax : 1; /* I = 0 still sets z = bias */
+    float panel[DS_PACK_K * NR] __attribute__((aligned(64)));
+    int k0 = 0;
+    for (int kb = 0; kb < nk; kb++) {
+        const int k1 = (int)((long)I * (kb + 1) / nk), kc = k1 - k0;
+        if (apack) /* tile t at apack + t * MR * DS_PACK_K */
+            for (int b = b0; b + MR <= b1; b += MR)
+                pack_a_tile(apack + (size_t)(b - b0) * DS_PACK_K, g->inp, I, b, k0, kc);
+        for (int o = o0; o < o1; o += NR) {
+            const int nr = o1 - o < NR ? o1 - o : NR;
+            const float *wb = g->weight + (size_t)k0 * O + o;
+            ptrdiff_t ldb = O;
+            if (pack) {
+                __mmask16 m0, m1;
+                masks(nr, &m0, &m1);
+                for (int k = 0; k < kc; k++) {
+                    const float *src = wb + (size_t)k * O;
+                    _mm512_store_ps(panel + k * NR, _mm512_maskz_loadu_ps(m0, src));
+                    _mm512_store_ps(panel + k * NR + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+                }
+                wb = panel;
+                ldb = NR;
+            }
+            for (int b = b0; b < b1; b += MR) {
+                const int mr = b1 - b < MR ? b1 - b : MR;
+                if (mr == MR && nr == NR)
+                    fwd_tile_full(g, b, o, k0, kc, wb, ldb,
+                                  apack ? apack + (size_t)(b - b0) * DS_PACK_K : NULL);
+                else fwd_tile_edge(g, b, mr, o, nr, k0, kc, wb, ldb);
+            }
+        }
+        k0 = k1;
+    }
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* backward_input: dinp^T = weight @ dout^T, tiles over (i, b) */
+
+/* one (i, b) tile: rows i..i+mr-1 of weight against columns b..b+nr-1 of dout^T */
+INLINE T512 void bwd_inp_tile_t(const ds_dense_bwd_inp_args *g, int b, int nr, int i, int mr,
+                                int full)
+{
+    const int B = g->B, I = g->I, O = g->O;
+    __mmask16 m0, m1;
+    masks(nr, &m0, &m1);
+    __m512 acc[MR][2];
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    const float *ap[MR];
+    row_ptrs(ap, g->weight + (size_t)i * O, O, mr);
+    tile_fma(O, ap, 1, g->doutT + b, B, m0, m1, full, acc);
+    float *d = g->dinp + (size_t)b * I + i;
+    if (full) {
+        __m512 h[MR];
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++) h[r] = acc[r][0];
+        store_transposed_8x16(d, I, h);
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++) h[r] = acc[r][1];
+        store_transposed_8x16(d + (size_t)16 * I, I, h);
+        return;
+    }
+    float tmp[MR][NR] __attribute__((aligned(64)));
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) {
+        _mm512_store_ps(tmp[r], acc[r][0]);
+        _mm512_store_ps(tmp[r] + 16, acc[r][1]);
+    }
+    for (int j = 0; j < nr; j++)
+        for (int r = 0; r < mr; r++) d[(size_t)j * I + r] = tmp[r][j];
+}
+
+NOINLINE T512 void bwd_inp_tile_full(const ds_dense_bwd_inp_args *g, int b, int i)
+{
+    bwd_inp_tile_t(g, b, NR, i, MR, 1);
+}
+
+NOINLINE T512 void bwd_inp_tile_edge(const ds_dense_bwd_inp_args *g, int b, int nr, int i,
+                                     int mr)
+{
+    bwd_inp_tile_t(g, b, nr, i, mr, 0);
+}
+
+T512 static void bwd_inp(const ds_dense_bwd_inp_args *g, int b0, int b1, int i0, int i1)
+{
+    for (int b = b0; b < b1; b += NR) {
+        int nr = b1 - b < NR ? b1 - b : NR;
+        for (int i = i0; i < i1; i += MR) {
+            int mr = i1 - i < MR ? i1 - i : MR;
+            if (mr == MR && nr == NR) bwd_inp_tile_full(g, b, i);
+            else bwd_inp_tile_edge(g, b, nr, i, mr);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* backward_weight: dweight += per shard inp^T @ dout, tiles over (i, o) */
+
+/* one (i, o) tile: each shard of rows in turn, its sum added to (or, first with set,
+ * stored in) dweight */
+INLINE T512 void bwd_w_tile_t(const ds_dense_bwd_w_args *g, int i, int mr, int o, int nr,
+                              int full)
+{
+    const int B = g->B, I = g->I, O = g->O;
+    __mmask16 m0, m1;
+    masks(nr, &m0, &m1);
+    float *c = g->dweight + (size_t)i * O + o;
+    for (int s0 = 0; s0 < B; s0 += DS_SHARD_ROWS) {
+        const int ks = B - s0 < DS_SHARD_ROWS ? B - s0 : DS_SHARD_ROWS;
+        __m512 acc[MR][2];
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+        const float *ap[MR];
+        row_ptrs(ap, g->inp + (size_t)s0 * I + i, 1, mr);
+        tile_fma(ks, ap, I, g->dout + (size_t)s0 * O + o, O, m0, m1, full, acc);
+        const int add = !(g->set && s0 == 0);
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++) {
+            if (r >= mr) break;
+            float *cr = c + (size_t)r * O;
+            if (add) {
+                acc[r][0] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, cr), acc[r][0]);
+                acc[r][1] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, cr + 16), acc[r][1]);
+            }
+            _mm512_mask_storeu_ps(cr, m0, acc[r][0]);
+            _mm512_mask_storeu_ps(cr + 16, m1, acc[r][1]);
+        }
+    }
+}
+
+NOINLINE T512 void bwd_w_tile_full(const ds_dense_bwd_w_args *g, int i, int o)
+{
+    bwd_w_tile_t(g, i, MR, o, NR, 1);
+}
+
+NOINLINE T512 void bwd_w_tile_edge(const ds_dense_bwd_w_args *g, int i, int mr, int o, int nr)
+{
+    bwd_w_tile_t(g, i, mr, o, nr, 0);
+}
+
+T512 static void bwd_w(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int o1)
+{
+    for (int o = o0; o < o1; o += NR) {
+        int nr = o1 - o < NR ? o1 - o : NR;
+        for (int i = i0; i < i1; i += MR) {
+            int mr = i1 - i < MR ? i1 - i : MR;
+            if (mr == MR && nr == NR) bwd_w_tile_full(g, i, o);
+            else bwd_w_tile_edge(g, i, mr, o, nr);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* relu backward, and the transposed copy backward_input reads */
+
+T512 static void relu_bwd(float *g, const float *z, float *gT, int B, int O)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    /* z > 0 is false for NaN and -0, which then give +0, as act.c's relu backward */
+    for (int b = 0; b < B; b++) {
+        float *gr = g + (size_t)b * O;
+        const float *zr = z + (size_t)b * O;
+        for (int o = 0; o < O; o += 16) {
+            __mmask16 m = (__mmask16)(O - o >= 16 ? 0xFFFF : (1u << (O - o)) - 1u);
+            __mmask16 pos = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, zr + o), zero,
+                                                    _CMP_GT_OQ);
+            _mm512_mask_storeu_ps(gr + o, m, _mm512_maskz_loadu_ps(pos, gr + o));
+        }
+    }
+    if (!gT) return;
+    /* 16 x 16 blocks: gather 16 rows' column o with a strided pattern into one row of gT */
+    for (int b0 = 0; b0 < B; b0 += 16) {
+        __mmask16 m = (__mmask16)(B - b0 >= 16 ? 0xFFFF : (1u << (B - b0)) - 1u);
+        const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+                                                                  10, 11, 12, 13, 14, 15),
+                                               _mm512_set1_epi32(O));
+        for (int o = 0; o < O; o++) {
+            __m512 col = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx,
+                                                  g + (size_t)b0 * O + o, 4);
+            _mm512_mask_storeu_ps(gT + (size_t)o * B + b0, m, col);
+        }
+    }
+}
+
+const ds_dense_kernels ds_dense_kernels_avx512 = {DS_KERNEL_AVX512, 1, fwd, bwd_inp, bwd_w,
+                                                  relu_bwd};
+
+#else
+typedef int ds_dense_avx512_empty; /* ISO C wants something in a translation unit */
+#endif

@@ -1,0 +1,232 @@
+/*
+ * dense_run.c - running a dense layer's products for a model: which kernel computes them
+ * and how they are split among the model's threads.
+ *
+ * Layers too small to gain (DS_FAST_MIN_WEIGHTS, DS_FAST_MIN_UNITS in descent.h) run the
+ * reference kernels of dense.c on the calling thread, as do products of fewer than
+ * DS_PAR_MIN_WORK multiply-adds when there are threads. Otherwise a product is cut into
+ * rectangles of its result, one or two per thread, run as tasks of the model's pool.
+ * Every kernel computes each element the same way whatever rectangle holds it, so the
+ * split changes no bit (see internal.h); the choice of kernel depends only on the layer's
+ * shape and the model's setting, never on the number of threads.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+/* Rectangles are cut along multiples of these, which suit every kernel's tiles. */
+enum { ROW_UNIT = 8, COL_UNIT = 32 };
+
+/* [lo, hi) of part p of n items cut into `parts` runs of whole units, balanced */
+static void cut(int n, int unit, int parts, int p, int *lo, int *hi)
+{
+    int units = (n + unit - 1) / unit;
+    int a = (int)((long)units * p / parts), b = (int)((long)units * (p + 1) / parts);
+    *lo = a * unit < n ? a * unit : n;
+    *hi = b * unit < n ? b * unit : n;
+}
+
+static int fast_shape(const ds_exec *x, int I, int O)
+{
+    return x && x->kern && (long)I * O >= DS_FAST_MIN_WEIGHTS && O >= DS_FAST_MIN_UNITS;
+}
+
+/* how many parts to cut a product of `work` multiply-adds into */
+static int parts_for(const ds_exec *x, long work)
+{
+    int t = ds_pool_threads(x->pool);
+    return (t > 1 && work >= DS_PAR_MIN_WORK) ? t : 1;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* forward */
+
+typedef struct {
+    const ds_dense_kernels *kern;
+    const ds_exec *x;
+    ds_dense_fwd_args g;
+    const ds_activation *act; /* applied per rectangle when elementwise, else NULL */
+    ds_keras_version kv;
+    float *a;
+    int row_parts, col_parts;
+} fwd_job;
+
+static void fwd_task(void *ctx, int t, int thread)
+{
+    const fwd_job *j = ctx;
+    int b0, b1, o0, o1;
+    cut(j->g.B, ROW_UNIT, j->row_parts, t / j->col_parts, &b0, &b1);
+    cut(j->g.O, COL_UNIT, j->col_parts, t % j->col_parts, &o0, &o1);
+    if (b0 == b1 || o0 == o1) return;
+    j->kern->forward(&j->g, b0, b1, o0, o1,
+                     j->x->pack ? j->x->pack + (size_t)thread * j->x->pack_stride : NULL);
+    if (j->act) { /* elementwise: each row piece on its own */
+        const size_t O = (size_t)j->g.O;
+        for (int b = b0; b < b1; b++)
+            ds_act_forward(j->act, j->kv, j->a + b * O + o0, j->g.z + b * O + o0, 1, o1 - o0);
+    }
+}
+
+void ds_dense_forward_run(const ds_exec *x, const ds_activation *act, ds_keras_version kv,
+                          float *z, float *a, const float *inp, const float *weight,
+                          const float *bias, int B, int I, int O)
+{
+    if (!fast_shape(x, I, O)) {
+        ds_dense_forward(z, inp, weight, bias, B, I, O);
+        ds_act_forward(act, kv, a, z, B, O);
+        return;
+    }
+    fwd_job j;
+    j.kern = x->kern;
+    j.x = x;
+    j.g = (ds_dense_fwd_args){z, NULL, inp, weight, bias, B, I, O};
+    j.act = NULL;
+    j.kv = kv;
+    j.a = a;
+    if (act->kind == DS_ACT_RELU) j.g.a = a; /* fused into the kernel's stores */
+    else if (act->kind != DS_ACT_SOFTMAX) j.act = act;
+    int parts = parts_for(x, (long)B * I * O);
+    int col_units = (O + COL_UNIT - 1) / COL_UNIT;
+    j.col_parts = parts < col_units ? parts : col_units;
+    j.row_parts = (parts + j.col_parts - 1) / j.col_parts;
+    ds_pool_run(parts > 1 ? x->pool : NULL, j.row_parts * j.col_parts, fwd_task, &j);
+    if (act->kind == DS_ACT_SOFTMAX) ds_act_forward(act, kv, a, z, B, O);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* optimizer updates */
+
+/* elements per update task: large enough to amortize a task, small enough to balance */
+enum { UPDATE_CHUNK = 16384 };
+
+static int update_tasks(const ds_update *u)
+{
+    if (!u->opt || u->hi <= u->lo) return 0;
+    return (int)((u->hi - u->lo + UPDATE_CHUNK - 1) / UPDATE_CHUNK);
+}
+
+static void update_task(const ds_update *u, int t)
+{
+    size_t lo = u->lo + (size_t)t * UPDATE_CHUNK;
+    size_t hi = u->hi - lo < UPDATE_CHUNK ? u->hi : lo + UPDATE_CHUNK;
+    ds_optim_update(u->opt, u->params, u->grads, lo, hi);
+}
+
+static void update_only_task(void *ctx, int t, int thread)
+{
+    (void)thread;
+    update_task(ctx, t);
+}
+
+void ds_update_run(const ds_exec *x, const ds_update *u)
+{
+    int n = update_tasks(u);
+    ds_pool_run(n > 1 ? x->pool : NULL, n, update_only_task, (void *)u);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* backward */
+
+typedef struct {
+    const ds_dense_kernels *kern;
+    ds_dense_bwd_inp_args gi;
+    ds_dense_bwd_w_args gw;
+    float *dbias;
+    const ds_update *pending;
+    /* tasks: [0, inp_parts) dinp, then w_parts for dweight, then dbias, then updates */
+    int inp_parts, w_parts, bias_parts;
+} bwd_job;
+
+/* dbias (O) += column sums of dout per shard, added in shard order (as dense.c); with
+ * set, the first shard's sums are stored (as if dbias were zeroed first) */
+static void bias_grad(float *dbias, const float *dout, int B, int O, int set)
+{
+    enum { CHUNK = 256 };
+    float p[CHUNK];
+    for (int c0 = 0; c0 < O; c0 += CHUNK) {
+        int w = O - c0 < CHUNK ? O - c0 : CHUNK;
+        for (int s0 = 0; s0 < B; s0 += DS_SHARD_ROWS) {
+            int s1 = B - s0 < DS_SHARD_ROWS ? B : s0 + DS_SHARD_ROWS;
+            memset(p, 0, sizeof(float) * (size_t)w);
+            for (int b = s0; b < s1; b++) {
+                const float *g = dout + (size_t)b * O + c0;
+                for (int j = 0; j < w; j++) p[j] += g[j];
+            }
+            if (set && s0 == 0) memcpy(dbias + c0, p, sizeof(float) * (size_t)w);
+            else
+                for (int j = 0; j < w; j++) dbias[c0 + j] += p[j];
+        }
+    }
+}
+
+static void bwd_task(void *ctx, int t, int thread)
+{
+    (void)thread;
+    const bwd_job *j = ctx;
+    int lo, hi;
+    if (t < j->inp_parts) { /* dinp columns i */
+        cut(j->gi.I, ROW_UNIT, j->inp_parts, t, &lo, &hi);
+        if (lo < hi) j->kern->backward_input(&j->gi, 0, j->gi.B, lo, hi);
+        return;
+    }
+    t -= j->inp_parts;
+    if (t < j->w_parts) { /* dweight rows i */
+        cut(j->gw.I, ROW_UNIT, j->w_parts, t, &lo, &hi);
+        if (lo < hi) j->kern->backward_weight(&j->gw, lo, hi, 0, j->gw.O);
+        return;
+    }
+    t -= j->w_parts;
+    if (t < j->bias_parts) {
+        bias_grad(j->dbias, j->gw.dout, j->gw.B, j->gw.O, j->gw.set);
+        return;
+    }
+    update_task(j->pending, t - j->bias_parts);
+}
+
+/* doutT (O,B) = dout (B,O)^T, in blocks that stay in cache */
+static void transpose(float *doutT, const float *dout, int B, int O)
+{
+    enum { T = 16 };
+    for (int b0 = 0; b0 < B; b0 += T)
+        for (int o0 = 0; o0 < O; o0 += T) {
+            int b1 = b0 + T < B ? b0 + T : B, o1 = o0 + T < O ? o0 + T : O;
+            for (int o = o0; o < o1; o++)
+                for (int b = b0; b < b1; b++) doutT[(size_t)o * B + b] = dout[(size_t)b * O + o];
+        }
+}
+
+void ds_dense_backward_run(const ds_exec *x, const ds_dense_bwd *b)
+{
+    const int B = b->B, I = b->I, O = b->O;
+    const int fast = fast_shape(x, I, O);
+    const int relu = !b->g_is_dz && b->act->kind == DS_ACT_RELU;
+    const int transposed = fast && b->dinp && x->kern->needs_doutT;
+    if (fast && relu) {
+        x->kern->relu_backward(b->g, b->z, transposed ? b->doutT : NULL, B, O);
+    } else {
+        if (!b->g_is_dz) ds_act_backward(b->act, b->kv, b->g, b->g, b->z, b->a, B, O);
+        if (transposed) transpose(b->doutT, b->g, B, O);
+    }
+    if (!fast) {
+        if (b->zero_first) {
+            memset(b->dweight, 0, sizeof(float) * (size_t)I * (size_t)O);
+            if (b->dbias) memset(b->dbias, 0, sizeof(float) * (size_t)O);
+        }
+        ds_dense_backward(b->dinp, b->dweight, b->dbias, b->g, b->inp, b->weight, b->scratch, B,
+                          I, O);
+        ds_update_run(x, &b->pending);
+        return;
+    }
+    bwd_job j;
+    j.kern = x->kern;
+    j.gi = (ds_dense_bwd_inp_args){b->dinp, b->g, b->doutT, b->weight, B, I, O};
+    j.gw = (ds_dense_bwd_w_args){b->dweight, b->inp, b->g, B, I, O, b->zero_first};
+    j.dbias = b->dbias;
+    j.pending = &b->pending;
+    int parts = parts_for(x, (long)B * I * O);
+    j.inp_parts = b->dinp ? parts : 0;
+    j.w_parts = parts;
+    j.bias_parts = b->dbias != NULL;
+    int n = j.inp_parts + j.w_parts + j.bias_parts + update_tasks(&b->pending);
+    ds_pool_run(parts > 1 || update_tasks(&b->pending) > 1 ? x->pool : NULL, n, bwd_task, &j);
+}

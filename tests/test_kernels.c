@@ -1,0 +1,631 @@
+/*
+ * test_kernels.c - the fast dense kernels against the reference kernels of dense.c, the
+ * kernel choice (DESCENT_KERNEL, ds_model_set_kernel) and threads: any number of
+ * threads must give the same bits as one.
+ *
+ * Tolerance. A vector kernel fuses each multiply-add, the reference rounds the product
+ * and the sum; both follow the same order. Each result lies within about K eps S of the
+ * exact value, where K is the number of terms and S the sum of their magnitudes, which
+ * we get by running the reference kernel on absolute values. We allow
+ * |fast - ref| <= 1e-6 + 2 (K + 2) eps S, an absolute plus relative (to S) tolerance
+ * that a wrong index, sign or missing term exceeds by orders of magnitude.
+ */
+#include "harness.h"
+#include "../src/internal.h"
+
+#include <float.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- counting allocations (glibc), to show the threaded batch loop allocates nothing */
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) && defined(__GLIBC__)
+#define COUNT_MALLOC 1
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+static long n_allocs;
+void *malloc(size_t n)
+{
+    n_allocs++;
+    return __libc_malloc(n);
+}
+void *calloc(size_t a, size_t b)
+{
+    n_allocs++;
+    return __libc_calloc(a, b);
+}
+void *realloc(void *p, size_t n)
+{
+    n_allocs++;
+    return __libc_realloc(p, n);
+}
+#endif
+
+static float *rnd(ds_rng *r, size_t n)
+{
+    float *p = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) p[i] = (float)(2.0 * ds_rng_uniform(r) - 1.0);
+    return p;
+}
+
+static float *absolute(const float *p, size_t n)
+{
+    float *q = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) q[i] = fabsf(p[i]);
+    return q;
+}
+
+/* counts elements outside the tolerance; prints the first few */
+static int compare(const char *what, const float *got, const float *ref, const float *mag,
+                   size_t n, int K)
+{
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double tol = 1e-6 + 2.0 * (K + 2) * (double)FLT_EPSILON * (double)mag[i];
+        if (!(fabs((double)got[i] - (double)ref[i]) <= tol) && bad++ < 3)
+            fprintf(stderr, "  %s[%zu] = %.9g, reference %.9g (tolerance %.3g)\n", what, i,
+                    (double)got[i], (double)ref[i], tol);
+    }
+    return bad;
+}
+
+static int kernels_available(const ds_dense_kernels **ks)
+{
+    int n = 0;
+    for (int k = DS_KERNEL_PORTABLE; k < DS_KERNEL_COUNT; k++)
+        if (ds_kernel_available((ds_kernel)k)) ks[n++] = ds_dense_kernels_for((ds_kernel)k);
+    return n;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* each kernel against the reference */
+
+/* one shape: forward (with and without bias, fused relu), backward_input and
+ * backward_weight (onto nonzero gradients) for kernel k; returns failures */
+static int check_shape(const ds_dense_kernels *k, int B, int I, int O, uint64_t seed)
+{
+    ds_rng r = ds_rng_split(seed, (uint64_t)(B * 1000003 + I * 1009 + O));
+    size_t nx = (size_t)B * I, nw = (size_t)I * O, ny = (size_t)B * O;
+    float *inp = rnd(&r, nx), *w = rnd(&r, nw), *bias = rnd(&r, (size_t)O);
+    float *dout = rnd(&r, ny), *dw0 = rnd(&r, nw + (size_t)O);
+    float *ainp = absolute(inp, nx), *aw = absolute(w, nw), *abias = absolute(bias, (size_t)O);
+    float *adout = absolute(dout, ny), *adw0 = absolute(dw0, nw + (size_t)O);
+    float *z = malloc(sizeof(float) * ny), *a = malloc(sizeof(float) * ny);
+    float *zr = malloc(sizeof(float) * ny), *mag = malloc(sizeof(float) * (nw + ny + nx + 1));
+    float *relu = malloc(sizeof(float) * ny);
+    float *doutT = malloc(sizeof(float) * ny);
+    float *dinp = malloc(sizeof(float) * (nx + 1)), *dinpr = malloc(sizeof(float) * (nx + 1));
+    float *dw = malloc(sizeof(float) * (nw + 1)), *dwr = malloc(sizeof(float) * (nw + O));
+    float *scratch = malloc(sizeof(float) * (nw + (size_t)O));
+    for (int b = 0; b < B; b++)
+        for (int o = 0; o < O; o++) doutT[(size_t)o * B + b] = dout[(size_t)b * O + o];
+    int bad = 0;
+    char what[96];
+
+    for (int with_bias = 0; with_bias < 2; with_bias++) {
+        const float *bi = with_bias ? bias : NULL;
+        ds_dense_fwd_args g = {z, with_bias ? a : NULL, inp, w, bi, B, I, O};
+        /* with scratch, tall products copy inp blocks: the same bits */
+        float *scr = malloc(sizeof(float) * ds_pack_floats(B));
+        k->forward(&g, 0, B, 0, O, scr);
+        memcpy(relu, z, sizeof(float) * ny);
+        k->forward(&g, 0, B, 0, O, NULL);
+        if (memcmp(relu, z, sizeof(float) * ny) != 0) {
+            fprintf(stderr, "  %s forward %dx%dx%d: scratch changes the bits\n",
+                    ds_kernel_name(k->kind), B, I, O);
+            bad++;
+        }
+        free(scr);
+        ds_dense_forward(zr, inp, w, bi, B, I, O);
+        ds_dense_forward(mag, ainp, aw, with_bias ? abias : NULL, B, I, O);
+        snprintf(what, sizeof what, "%s forward %dx%dx%d bias %d", ds_kernel_name(k->kind), B,
+                 I, O, with_bias);
+        bad += compare(what, z, zr, mag, ny, I);
+        if (k->kind == DS_KERNEL_PORTABLE && memcmp(z, zr, sizeof(float) * ny) != 0) {
+            fprintf(stderr, "  %s: portable differs from the reference bits\n", what);
+            bad++;
+        }
+        if (with_bias) { /* the fused relu is act.c's relu of z, bit for bit */
+            ds_activation act = ds_activation_defaults(DS_ACT_RELU);
+            ds_act_forward(&act, DS_KERAS_2, relu, z, B, O);
+            if (memcmp(relu, a, sizeof(float) * ny) != 0) {
+                fprintf(stderr, "  %s: fused relu differs from relu(z)\n", what);
+                bad++;
+            }
+        }
+    }
+
+    /* backward: reference dinp and dweight (+= onto dw0) */
+    memcpy(dwr, dw0, sizeof(float) * (nw + (size_t)O));
+    ds_dense_backward(dinpr, dwr, dwr + nw, dout, inp, w, scratch, B, I, O);
+
+    ds_dense_bwd_inp_args gi = {dinp, dout, doutT, w, B, I, O};
+    k->backward_input(&gi, 0, B, 0, I);
+    float *mag_inp = mag;
+    /* magnitudes of dinp: |dout| @ |w|^T, via the reference with dweight discarded */
+    float *dummy = calloc(nw + (size_t)O, sizeof(float));
+    ds_dense_backward(mag_inp, dummy, NULL, adout, ainp, aw, scratch, B, I, O);
+    snprintf(what, sizeof what, "%s backward_input %dx%dx%d", ds_kernel_name(k->kind), B, I, O);
+    bad += compare(what, dinp, dinpr, mag_inp, nx, O);
+
+    memcpy(dw, dw0, sizeof(float) * nw);
+    ds_dense_bwd_w_args gw = {dw, inp, dout, B, I, O, 0};
+    k->backward_weight(&gw, 0, I, 0, O);
+    memcpy(mag, adw0, sizeof(float) * nw);
+    ds_dense_backward(NULL, mag, NULL, adout, ainp, aw, scratch, B, I, O);
+    snprintf(what, sizeof what, "%s backward_weight %dx%dx%d", ds_kernel_name(k->kind), B, I,
+             O);
+    bad += compare(what, dw, dwr, mag, nw, B);
+    if (k->kind == DS_KERNEL_PORTABLE &&
+        (memcmp(dinp, dinpr, sizeof(float) * nx) || memcmp(dw, dwr, sizeof(float) * nw))) {
+        fprintf(stderr, "  %s: portable differs from the reference bits\n", what);
+        bad++;
+    }
+    /* set: the bits of adding onto zeros, whatever dweight held */
+    memset(dw, 0, sizeof(float) * nw);
+    k->backward_weight(&gw, 0, I, 0, O);
+    float *dws = malloc(sizeof(float) * (nw + 1));
+    for (size_t q = 0; q < nw; q++) dws[q] = NAN;
+    ds_dense_bwd_w_args gs = {dws, inp, dout, B, I, O, 1};
+    k->backward_weight(&gs, 0, I, 0, O);
+    if (memcmp(dw, dws, sizeof(float) * nw) != 0) {
+        fprintf(stderr, "  %s: set differs from adding onto zeros\n", what);
+        bad++;
+    }
+    free(dws);
+
+    free(inp), free(w), free(bias), free(dout), free(dw0), free(ainp), free(aw), free(abias);
+    free(adout), free(adw0), free(z), free(a), free(zr), free(mag), free(relu), free(doutT);
+    free(dinp), free(dinpr), free(dw), free(dwr), free(scratch), free(dummy);
+    return bad;
+}
+
+static const int sizes[] = {1, 3, 7, 15, 16, 17, 31, 33, 63, 65, 127, 129};
+#define N_SIZES (int)(sizeof sizes / sizeof sizes[0])
+
+static void test_kernels_match_reference(void)
+{
+    const ds_dense_kernels *ks[DS_KERNEL_COUNT];
+    int nk = kernels_available(ks);
+    int shapes = 0;
+    for (int q = 0; q < nk; q++) {
+        for (int ib = 0; ib < N_SIZES; ib++)
+            for (int ii = 0; ii < N_SIZES; ii++)
+                for (int io = 0; io < N_SIZES; io++) {
+                    int B = sizes[ib], I = sizes[ii], O = sizes[io];
+                    if ((long)B * I * O > 300000) continue;
+                    int bad = check_shape(ks[q], B, I, O, 1);
+                    CHECK(bad == 0, "%s %dx%dx%d: %d elements off", ds_kernel_name(ks[q]->kind),
+                          B, I, O, bad);
+                    shapes++;
+                }
+        static const int big[][3] = {{64, 784, 256}, {64, 256, 128}, {64, 128, 10},
+                                     {33, 784, 17},  {65, 784, 129}, {100, 784, 1},
+                                     {7, 0, 5},      {129, 129, 129}};
+        for (size_t s = 0; s < sizeof big / sizeof big[0]; s++) {
+            int bad = check_shape(ks[q], big[s][0], big[s][1], big[s][2], 2);
+            CHECK(bad == 0, "%s %dx%dx%d: %d elements off", ds_kernel_name(ks[q]->kind),
+                  big[s][0], big[s][1], big[s][2], bad);
+        }
+    }
+    printf("  %d kernels, %d shapes each\n", nk, shapes / (nk ? nk : 1));
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* bits do not depend on how a product is cut */
+
+/* cuts [0, n) at c random points into pieces; returns the number of pieces */
+static int random_cuts(ds_rng *r, int n, int *at, int max)
+{
+    int m = 0;
+    at[m++] = 0;
+    while (m < max - 1 && at[m - 1] < n) {
+        int step = 1 + (int)ds_rng_below(r, (uint64_t)(n / 2 + 1));
+        at[m] = at[m - 1] + step < n ? at[m - 1] + step : n;
+        m++;
+    }
+    if (at[m - 1] != n) at[m++] = n;
+    return m - 1;
+}
+
+static void test_split_does_not_change_bits(void)
+{
+    const ds_dense_kernels *ks[DS_KERNEL_COUNT];
+    int nk = kernels_available(ks);
+    static const int shapes[][3] = {{77, 120, 96}, {64, 784, 65}, {45, 33, 129}, {5, 300, 40},
+                                    {300, 140, 70}, {257, 33, 129}};
+    for (int q = 0; q < nk; q++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            int B = shapes[s][0], I = shapes[s][1], O = shapes[s][2];
+            ds_rng r = ds_rng_split(3, s);
+            size_t ny = (size_t)B * O, nx = (size_t)B * I, nw = (size_t)I * O;
+            float *inp = rnd(&r, nx), *w = rnd(&r, nw), *bias = rnd(&r, (size_t)O);
+            float *dout = rnd(&r, ny), *dw0 = rnd(&r, nw), *doutT = malloc(sizeof(float) * ny);
+            for (int b = 0; b < B; b++)
+                for (int o = 0; o < O; o++) doutT[(size_t)o * B + b] = dout[(size_t)b * O + o];
+            float *z1 = malloc(sizeof(float) * ny), *z2 = malloc(sizeof(float) * ny);
+            float *a1 = malloc(sizeof(float) * ny), *a2 = malloc(sizeof(float) * ny);
+            float *d1 = malloc(sizeof(float) * nx), *d2 = malloc(sizeof(float) * nx);
+            float *w1 = malloc(sizeof(float) * nw), *w2 = malloc(sizeof(float) * nw);
+            ds_dense_fwd_args f1 = {z1, a1, inp, w, bias, B, I, O};
+            ds_dense_fwd_args f2 = {z2, a2, inp, w, bias, B, I, O};
+            ds_dense_bwd_inp_args i1 = {d1, dout, doutT, w, B, I, O};
+            ds_dense_bwd_inp_args i2 = {d2, dout, doutT, w, B, I, O};
+            memcpy(w1, dw0, sizeof(float) * nw);
+            memcpy(w2, dw0, sizeof(float) * nw);
+            ds_dense_bwd_w_args g1 = {w1, inp, dout, B, I, O, 0};
+            ds_dense_bwd_w_args g2 = {w2, inp, dout, B, I, O, 0};
+            float *scr = malloc(sizeof(float) * ds_pack_floats(B));
+            ks[q]->forward(&f1, 0, B, 0, O, scr);
+            ks[q]->backward_input(&i1, 0, B, 0, I);
+            ks[q]->backward_weight(&g1, 0, I, 0, O);
+            int rows[64], cols[64];
+            for (int trial = 0; trial < 3; trial++) {
+                int nr = random_cuts(&r, B, rows, 64), nc = random_cuts(&r, O, cols, 64);
+                for (int a = 0; a < nr; a++)
+                    for (int c = 0; c < nc; c++)
+                        ks[q]->forward(&f2, rows[a], rows[a + 1], cols[c], cols[c + 1],
+                                       (a + c) % 2 ? scr : NULL);
+                nc = random_cuts(&r, I, cols, 64);
+                for (int a = 0; a < nr; a++)
+                    for (int c = 0; c < nc; c++)
+                        ks[q]->backward_input(&i2, rows[a], rows[a + 1], cols[c], cols[c + 1]);
+                memcpy(w2, dw0, sizeof(float) * nw);
+                nr = random_cuts(&r, I, rows, 64);
+                nc = random_cuts(&r, O, cols, 64);
+                for (int a = 0; a < nr; a++)
+                    for (int c = 0; c < nc; c++)
+                        ks[q]->backward_weight(&g2, rows[a], rows[a + 1], cols[c], cols[c + 1]);
+                CHECK(memcmp(z1, z2, sizeof(float) * ny) == 0 &&
+                          memcmp(a1, a2, sizeof(float) * ny) == 0,
+                      "%s forward %dx%dx%d: pieces differ from the whole",
+                      ds_kernel_name(ks[q]->kind), B, I, O);
+                CHECK(memcmp(d1, d2, sizeof(float) * nx) == 0,
+                      "%s backward_input %dx%dx%d: pieces differ", ds_kernel_name(ks[q]->kind),
+                      B, I, O);
+                CHECK(memcmp(w1, w2, sizeof(float) * nw) == 0,
+                      "%s backward_weight %dx%dx%d: pieces differ", ds_kernel_name(ks[q]->kind),
+                      B, I, O);
+            }
+            free(scr), free(inp), free(w), free(bias), free(dout), free(dw0), free(doutT);
+            free(z1);
+            free(z2), free(a1), free(a2), free(d1), free(d2), free(w1), free(w2);
+        }
+}
+
+/* avx2 and avx512 both compute one fused chain per element: the same bits */
+static void test_vector_kernels_agree(void)
+{
+    if (!ds_kernel_available(DS_KERNEL_AVX2) || !ds_kernel_available(DS_KERNEL_AVX512)) {
+        printf("  skipped: needs both avx2 and avx512\n");
+        return;
+    }
+    const ds_dense_kernels *k2 = ds_dense_kernels_for(DS_KERNEL_AVX2);
+    const ds_dense_kernels *k5 = ds_dense_kernels_for(DS_KERNEL_AVX512);
+    for (int s = 0; s < N_SIZES; s++) {
+        int B = sizes[s], I = sizes[(s + 5) % N_SIZES] + 20, O = sizes[(s + 3) % N_SIZES];
+        ds_rng r = ds_rng_split(4, (uint64_t)s);
+        size_t ny = (size_t)B * O, nx = (size_t)B * I, nw = (size_t)I * O;
+        float *inp = rnd(&r, nx), *w = rnd(&r, nw), *bias = rnd(&r, (size_t)O);
+        float *dout = rnd(&r, ny), *doutT = malloc(sizeof(float) * ny);
+        for (int b = 0; b < B; b++)
+            for (int o = 0; o < O; o++) doutT[(size_t)o * B + b] = dout[(size_t)b * O + o];
+        float *out[2][3];
+        for (int v = 0; v < 2; v++) {
+            const ds_dense_kernels *k = v ? k5 : k2;
+            out[v][0] = malloc(sizeof(float) * ny);
+            out[v][1] = malloc(sizeof(float) * nx);
+            out[v][2] = calloc(nw, sizeof(float));
+            ds_dense_fwd_args f = {out[v][0], NULL, inp, w, bias, B, I, O};
+            ds_dense_bwd_inp_args gi = {out[v][1], dout, doutT, w, B, I, O};
+            ds_dense_bwd_w_args gw = {out[v][2], inp, dout, B, I, O, 0};
+            k->forward(&f, 0, B, 0, O, NULL);
+            k->backward_input(&gi, 0, B, 0, I);
+            k->backward_weight(&gw, 0, I, 0, O);
+        }
+        CHECK(memcmp(out[0][0], out[1][0], sizeof(float) * ny) == 0 &&
+                  memcmp(out[0][1], out[1][1], sizeof(float) * nx) == 0 &&
+                  memcmp(out[0][2], out[1][2], sizeof(float) * nw) == 0,
+              "avx2 and avx512 differ at %dx%dx%d", B, I, O);
+        for (int v = 0; v < 2; v++)
+            for (int i = 0; i < 3; i++) free(out[v][i]);
+        free(inp), free(w), free(bias), free(dout), free(doutT);
+    }
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* the kernel choice */
+
+static void test_kernel_names_and_env(void)
+{
+    ds_kernel k;
+    CHECK(ds_kernel_parse("AVX512", &k) == DS_OK && k == DS_KERNEL_AVX512, "parse avx512");
+    CHECK(ds_kernel_parse("portable", &k) == DS_OK && k == DS_KERNEL_PORTABLE, "parse");
+    CHECK(ds_kernel_parse("sse", &k) == DS_ERR_ARG, "parse sse");
+    CHECK(strcmp(ds_kernel_name(DS_KERNEL_AVX2), "avx2") == 0, "name");
+    CHECK(ds_kernel_available(DS_KERNEL_PORTABLE) && ds_kernel_available(DS_KERNEL_AUTO),
+          "portable always available");
+    CHECK(ds_kernel_best() != DS_KERNEL_AUTO && ds_kernel_available(ds_kernel_best()), "best");
+
+    const char *old = getenv("DESCENT_KERNEL");
+    char saved[64] = "";
+    if (old) snprintf(saved, sizeof saved, "%s", old);
+    ds_model *m = NULL;
+    for (int q = DS_KERNEL_AUTO; q < DS_KERNEL_COUNT; q++) {
+        setenv("DESCENT_KERNEL", ds_kernel_name((ds_kernel)q), 1);
+        ds_error e = {0};
+        ds_status s = ds_model_create(&m, 4, &e);
+        if (ds_kernel_available((ds_kernel)q)) {
+            ds_kernel want = q == DS_KERNEL_AUTO ? ds_kernel_best() : (ds_kernel)q;
+            CHECK(s == DS_OK && ds_model_kernel(m) == want, "DESCENT_KERNEL=%s gives %s",
+                  ds_kernel_name((ds_kernel)q), m ? ds_kernel_name(ds_model_kernel(m)) : "-");
+        } else {
+            CHECK(s == DS_ERR_ARG && strstr(e.message, "DESCENT_KERNEL"),
+                  "unavailable kernel must be refused: %s", e.message);
+        }
+        ds_model_free(m);
+        m = NULL;
+    }
+    setenv("DESCENT_KERNEL", "fast", 1);
+    ds_error e = {0};
+    CHECK(ds_model_create(&m, 4, &e) == DS_ERR_ARG && m == NULL &&
+              strstr(e.message, "DESCENT_KERNEL=fast"),
+          "bad DESCENT_KERNEL: %s", e.message);
+    if (old) setenv("DESCENT_KERNEL", saved, 1);
+    else unsetenv("DESCENT_KERNEL");
+    CHECK_OK(ds_model_create(&m, 4, NULL));
+    CHECK(ds_model_set_kernel(m, DS_KERNEL_PORTABLE, NULL) == DS_OK &&
+              ds_model_kernel(m) == DS_KERNEL_PORTABLE,
+          "set_kernel portable");
+    CHECK(ds_model_threads(m) == 1, "one thread by default");
+    CHECK(ds_model_set_threads(m, 0, &e) == DS_ERR_ARG, "0 threads");
+    CHECK(ds_model_set_threads(m, DS_MAX_THREADS + 1, &e) == DS_ERR_ARG, "too many threads");
+    CHECK(ds_model_set_threads(m, 3, NULL) == DS_OK && ds_model_threads(m) == 3, "3 threads");
+    CHECK(ds_model_set_threads(m, 1, NULL) == DS_OK && ds_model_threads(m) == 1, "back to 1");
+    ds_model_free(m);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* threads: the same bits as one thread */
+
+enum { N_IN = 120, N_OUT = 10 };
+
+static ds_model *make_mlp_opt(ds_kernel kernel, int threads, int dropout, ds_optimizer opt)
+{
+    ds_model *m = NULL;
+    ds_model_create(&m, N_IN, NULL);
+    ds_model_set_kernel(m, kernel, NULL);
+    ds_model_set_threads(m, threads, NULL);
+    ds_dense_config c = ds_dense_defaults(96);
+    c.activation = ds_activation_defaults(DS_ACT_RELU);
+    c.bias_initializer = ds_initializer_defaults(DS_INIT_RANDOM_NORMAL);
+    ds_model_add_dense(m, &c, NULL);
+    if (dropout) ds_model_add_dropout(m, 0.2f, NULL);
+    c = ds_dense_defaults(64);
+    c.activation = ds_activation_defaults(DS_ACT_TANH);
+    ds_model_add_dense(m, &c, NULL);
+    c = ds_dense_defaults(N_OUT);
+    c.activation = ds_activation_defaults(DS_ACT_SOFTMAX);
+    ds_model_add_dense(m, &c, NULL);
+    ds_model_build(m, 11, NULL);
+    ds_compile_config cc = ds_compile_defaults();
+    cc.loss = ds_loss_defaults(DS_LOSS_CATEGORICAL_CROSSENTROPY);
+    cc.optimizer = opt;
+    ds_model_compile(m, &cc, NULL);
+    return m;
+}
+
+static ds_model *make_mlp(ds_kernel kernel, int threads)
+{
+    ds_optimizer o = ds_optimizer_defaults(DS_OPT_SGD);
+    o.momentum = 0.9;
+    return make_mlp_opt(kernel, threads, 1, o);
+}
+
+static ds_dataset *make_data(int n)
+{
+    ds_rng r = ds_rng_split(21, 0);
+    float *x = rnd(&r, (size_t)n * N_IN), *y = calloc((size_t)n * N_OUT, sizeof(float));
+    for (int i = 0; i < n; i++) y[(size_t)i * N_OUT + ds_rng_below(&r, N_OUT)] = 1.0f;
+    ds_dataset *d = NULL;
+    ds_dataset_create(&d, n, N_IN, N_OUT, x, y, NULL);
+    free(x);
+    free(y);
+    return d;
+}
+
+/* gradients and losses of three batches (77, 45 and 100 rows), then params after fit */
+typedef struct {
+    float *grads[3];
+    double loss[3];
+    float *params;
+    double hist[4];
+} run_result;
+
+static void run_model(ds_kernel kernel, int threads, const ds_dataset *d, run_result *res)
+{
+    ds_model *m = make_mlp(kernel, threads);
+    size_t np = ds_model_n_params(m);
+    static const int rows[3] = {77, 45, 100};
+    int r0 = 0;
+    for (int b = 0; b < 3; b++) {
+        ds_rng drop = ds_rng_split(5, (uint64_t)b);
+        ds_model_zero_grad(m);
+        CHECK_OK(ds_model_train_batch_grad(m, d->x + (size_t)r0 * N_IN, d->y + (size_t)r0 * N_OUT,
+                                           rows[b], &drop, &res->loss[b], NULL));
+        res->grads[b] = malloc(sizeof(float) * np);
+        memcpy(res->grads[b], ds_model_grads(m), sizeof(float) * np);
+        r0 += rows[b];
+    }
+    ds_fit_options fo = ds_fit_defaults();
+    fo.batch_size = 45;
+    fo.epochs = 2;
+    fo.validation_split = 0.1;
+    ds_history *h = NULL;
+    ds_history_create(&h, NULL);
+    CHECK_OK(ds_model_fit(m, d, &fo, h, NULL));
+    res->hist[0] = ds_history_get(h, 0, ds_history_find(h, "loss"));
+    res->hist[1] = ds_history_get(h, 1, ds_history_find(h, "loss"));
+    res->hist[2] = ds_history_get(h, 1, ds_history_find(h, "val_loss"));
+    res->hist[3] = ds_history_get(h, 1, ds_history_find(h, "val_accuracy"));
+    res->params = malloc(sizeof(float) * np);
+    memcpy(res->params, ds_model_params(m), sizeof(float) * np);
+    ds_history_free(h);
+    ds_model_free(m);
+}
+
+static void free_result(run_result *r)
+{
+    for (int b = 0; b < 3; b++) free(r->grads[b]);
+    free(r->params);
+}
+
+static void test_threads_same_bits(void)
+{
+    ds_dataset *d = make_data(500);
+    ds_model *probe = make_mlp(DS_KERNEL_PORTABLE, 1);
+    size_t np = ds_model_n_params(probe);
+    ds_model_free(probe);
+    for (int q = DS_KERNEL_PORTABLE; q < DS_KERNEL_COUNT; q++) {
+        if (!ds_kernel_available((ds_kernel)q)) continue;
+        run_result one, many;
+        run_model((ds_kernel)q, 1, d, &one);
+        CHECK(isfinite(one.hist[1]) && one.hist[1] < one.hist[0] + 0.5, "%s trains: %g -> %g",
+              ds_kernel_name((ds_kernel)q), one.hist[0], one.hist[1]);
+        for (int t = 2; t <= 3; t++) {
+            run_model((ds_kernel)q, t, d, &many);
+            for (int b = 0; b < 3; b++) {
+                CHECK(memcmp(one.grads[b], many.grads[b], sizeof(float) * np) == 0,
+                      "%s, %d threads: gradients of batch %d differ", ds_kernel_name((ds_kernel)q),
+                      t, b);
+                CHECK(memcmp(&one.loss[b], &many.loss[b], sizeof(double)) == 0,
+                      "%s, %d threads: loss of batch %d differs", ds_kernel_name((ds_kernel)q), t,
+                      b);
+            }
+            CHECK(memcmp(one.params, many.params, sizeof(float) * np) == 0,
+                  "%s, %d threads: trained weights differ", ds_kernel_name((ds_kernel)q), t);
+            CHECK(memcmp(one.hist, many.hist, sizeof one.hist) == 0,
+                  "%s, %d threads: history differs", ds_kernel_name((ds_kernel)q), t);
+            free_result(&many);
+        }
+        free_result(&one);
+    }
+    ds_dataset_free(d);
+}
+
+/* every kernel trains the same model to nearly the same place */
+static void test_kernels_train_alike(void)
+{
+    ds_dataset *d = make_data(500);
+    run_result ref;
+    run_model(DS_KERNEL_PORTABLE, 1, d, &ref);
+    for (int q = DS_KERNEL_AVX2; q < DS_KERNEL_COUNT; q++) {
+        if (!ds_kernel_available((ds_kernel)q)) continue;
+        run_result r;
+        run_model((ds_kernel)q, 1, d, &r);
+        for (int b = 0; b < 3; b++) CHECK_CLOSE(r.loss[b], ref.loss[b], 1e-6, 1e-5);
+        CHECK_CLOSE(r.hist[1], ref.hist[1], 1e-5, 1e-4);
+        CHECK_CLOSE(r.hist[2], ref.hist[2], 1e-5, 1e-4);
+        free_result(&r);
+    }
+    free_result(&ref);
+    ds_dataset_free(d);
+}
+
+/* fit updates each layer during the backward pass; the bits must be those of
+ * zero_grad, train_batch_grad, apply_gradients */
+static void test_fused_step_same_bits(void)
+{
+    ds_dataset *d = make_data(200);
+    ds_optimizer opts[9];
+    int n_opts = 0;
+    opts[n_opts] = ds_optimizer_defaults(DS_OPT_SGD);
+    opts[n_opts++].momentum = 0.9;
+    opts[n_opts] = ds_optimizer_defaults(DS_OPT_SGD);
+    opts[n_opts].momentum = 0.5;
+    opts[n_opts++].nesterov = 1;
+    opts[n_opts++] = ds_optimizer_defaults(DS_OPT_ADAM);
+    opts[n_opts++] = ds_optimizer_defaults(DS_OPT_ADAMW);
+    opts[n_opts++] = ds_optimizer_defaults(DS_OPT_NADAM);
+    opts[n_opts] = ds_optimizer_defaults(DS_OPT_RMSPROP);
+    opts[n_opts++].momentum = 0.5;
+    opts[n_opts] = ds_optimizer_defaults(DS_OPT_ADAGRAD);
+    opts[n_opts++].clipvalue = 0.01;
+    opts[n_opts] = ds_optimizer_defaults(DS_OPT_SGD);
+    opts[n_opts++].clipnorm = 0.1; /* not elementwise: the unfused path */
+    opts[n_opts++] = ds_optimizer_defaults(DS_OPT_ADAMAX);
+    ds_kernel kernels[2] = {DS_KERNEL_PORTABLE, ds_kernel_best()};
+    for (int q = 0; q < 2; q++)
+        for (int t = 1; t <= 2; t++)
+            for (int i = 0; i < n_opts; i++) {
+                ds_model *a = make_mlp_opt(kernels[q], t, 0, opts[i]);
+                ds_model *b = make_mlp_opt(kernels[q], t, 0, opts[i]);
+                ds_fit_options fo = ds_fit_defaults();
+                fo.batch_size = 45;
+                fo.shuffle = 0;
+                CHECK_OK(ds_model_fit(a, d, &fo, NULL, NULL));
+                for (int r0 = 0; r0 < d->n; r0 += 45) {
+                    int nb = d->n - r0 < 45 ? d->n - r0 : 45;
+                    ds_model_zero_grad(b);
+                    CHECK_OK(ds_model_train_batch_grad(b, d->x + (size_t)r0 * N_IN,
+                                                       d->y + (size_t)r0 * N_OUT, nb, NULL, NULL,
+                                                       NULL));
+                    CHECK_OK(ds_model_apply_gradients(b, NULL));
+                }
+                CHECK(memcmp(ds_model_params(a), ds_model_params(b),
+                             sizeof(float) * ds_model_n_params(a)) == 0,
+                      "%s, %d threads, %s: fit's fused step differs from the separate one",
+                      ds_kernel_name(kernels[q]), t, ds_opt_kind_name(opts[i].kind));
+                CHECK(ds_model_iterations(a) == ds_model_iterations(b), "iterations");
+                ds_model_free(a);
+                ds_model_free(b);
+            }
+    ds_dataset_free(d);
+}
+
+#ifdef COUNT_MALLOC
+static long allocs_after_first = -1, allocs_at_end;
+static int count_batches(ds_model *m, int epoch, int batch, int n_batches, double loss, void *u)
+{
+    (void)m, (void)n_batches, (void)loss, (void)u;
+    if (epoch == 0 && batch == 0) allocs_after_first = n_allocs;
+    allocs_at_end = n_allocs;
+    return 0;
+}
+#endif
+
+static void test_threaded_fit_allocates_nothing(void)
+{
+#ifdef COUNT_MALLOC
+    ds_dataset *d = make_data(400);
+    ds_model *m = make_mlp(ds_kernel_best(), 1);
+    ds_fit_options fo = ds_fit_defaults();
+    fo.batch_size = 70;
+    fo.epochs = 3;
+    fo.threads = 2;
+    fo.validation_split = 0.2;
+    fo.on_batch_end = count_batches;
+    CHECK_OK(ds_model_fit(m, d, &fo, NULL, NULL));
+    CHECK(ds_model_threads(m) == 2, "fit's threads option stays with the model");
+    CHECK(allocs_after_first >= 0 && allocs_at_end == allocs_after_first,
+          "%ld allocations after the first batch", allocs_at_end - allocs_after_first);
+    ds_model_free(m);
+    ds_dataset_free(d);
+#else
+    printf("  skipped: no allocation counter in this build\n");
+#endif
+}
+
+int main(void)
+{
+    RUN(test_kernels_match_reference);
+    RUN(test_split_does_not_change_bits);
+    RUN(test_vector_kernels_agree);
+    RUN(test_kernel_names_and_env);
+    RUN(test_threads_same_bits);
+    RUN(test_kernels_train_alike);
+    RUN(test_fused_step_same_bits);
+    RUN(test_threaded_fit_allocates_nothing);
+    return HARNESS_DONE();
+}

@@ -15,6 +15,17 @@ void ds_dense_forward(float *out, const float *inp, const float *weight, const f
 {
     /* out (B,O) = bias (O) + inp (B,I) @ weight (I,O); the i loop outside the o loop
      * keeps the inner loop contiguous in weight and out. */
+    if (O == 1) {
+        /* one unit (logistic regression): a dot product per row, summed in the same
+         * order as the general loop, so the same bits */
+        for (int b = 0; b < B; b++) {
+            const float *x = inp + (size_t)b * I;
+            float acc = bias ? bias[0] : 0.0f;
+            for (int i = 0; i < I; i++) acc += x[i] * weight[i];
+            out[b] = acc;
+        }
+        return;
+    }
     for (int b = 0; b < B; b++) {
         float *o = out + (size_t)b * O;
         const float *x = inp + (size_t)b * I;
@@ -32,6 +43,26 @@ void ds_dense_backward(float *dinp, float *dweight, float *dbias, const float *d
                        const float *inp, const float *weight, float *scratch, int B, int I,
                        int O)
 {
+    if (O == 1) {
+        /* one unit: the same sums as below in the same order, without the inner loops */
+        if (dinp)
+            for (int b = 0; b < B; b++)
+                for (int i = 0; i < I; i++) dinp[(size_t)b * I + i] = 0.0f + dout[b] * weight[i];
+        for (int b0 = 0; b0 < B; b0 += DS_SHARD_ROWS) {
+            int b1 = b0 + DS_SHARD_ROWS < B ? b0 + DS_SHARD_ROWS : B;
+            float *sw = scratch, sb = 0.0f;
+            for (int i = 0; i < I; i++) sw[i] = 0.0f;
+            for (int b = b0; b < b1; b++) {
+                const float g = dout[b];
+                const float *x = inp + (size_t)b * I;
+                for (int i = 0; i < I; i++) sw[i] += x[i] * g;
+                sb += g;
+            }
+            for (int i = 0; i < I; i++) dweight[i] += sw[i];
+            if (dbias) dbias[0] += sb;
+        }
+        return;
+    }
     /* dinp (B,I) = dout (B,O) @ weight^T: one dot product per (b, i) */
     if (dinp) {
         for (int b = 0; b < B; b++) {

@@ -309,11 +309,15 @@ ds_status ds_model_fit(ds_model *m, const ds_dataset *train, const ds_fit_option
             int r0 = b * bs;
             int nb = n_train - r0 < bs ? n_train - r0 : bs;
             for (int r = 0; r < nb; r++) {
+                /* gather the batch's rows; short rows by hand, a call costs more */
                 int src = perm[r0 + r];
-                memcpy(bx + (size_t)r * n_x, train->x + (size_t)src * n_x,
-                       sizeof(float) * (size_t)n_x);
-                memcpy(by + (size_t)r * n_y, train->y + (size_t)src * n_y,
-                       sizeof(float) * (size_t)n_y);
+                const float *sx = train->x + (size_t)src * n_x, *sy = train->y + (size_t)src * n_y;
+                float *dx = bx + (size_t)r * n_x, *dy = by + (size_t)r * n_y;
+                if (n_x <= 16)
+                    for (int j = 0; j < n_x; j++) dx[j] = sx[j];
+                else
+                    memcpy(dx, sx, sizeof(float) * (size_t)n_x);
+                for (int j = 0; j < n_y; j++) dy[j] = sy[j];
             }
             double bl;
             if (!ds_model_train_step(m, bx, by, nb, &drop, o.terminate_on_nan, &bl)) {

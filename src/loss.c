@@ -303,6 +303,13 @@ void ds_metric_accumulate(ds_metric_kind k, const float *out, const float *y, in
                           double *acc)
 {
     double sum = 0.0;
+    if (k == DS_METRIC_BINARY_ACCURACY && w == 1) {
+        /* one output: count the rows where (p > 0.5) equals the label */
+        int hits = 0;
+        for (int r = 0; r < n; r++) hits += (out[r] > 0.5f ? 1.0f : 0.0f) == y[r];
+        *acc += (double)hits;
+        return;
+    }
     for (int r = 0; r < n; r++) {
         const float *o = out + (size_t)r * w;
         switch (k) {

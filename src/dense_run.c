@@ -247,5 +247,5 @@ void ds_dense_backward_run(const ds_exec *x, const ds_dense_bwd *b)
     j.w_parts = parts;
     j.upd_parts = update_parts(&b->pending);
     int n = j.inp_parts + j.w_parts + j.upd_parts;
-    ds_pool_run(n > 1 ? x->pool : NULL, n, bwd_task, &j);
+    ds_pool_run(parts > 1 || j.upd_parts > 1 ? x->pool : NULL, n, bwd_task, &j);
 }

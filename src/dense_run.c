@@ -100,10 +100,14 @@ void ds_dense_forward_run(const ds_exec *x, const ds_activation *act, ds_keras_v
 static void update_rows(const ds_update *u, int i0, int i1, int bias)
 {
     const size_t row = (size_t)u->O;
-    if (i0 < i1)
-        ds_optim_update(u->opt, u->params, u->grads, u->w_off + (size_t)i0 * row,
-                        u->w_off + (size_t)i1 * row);
-    if (bias && u->b_off >= 0)
+    size_t lo = u->w_off + (size_t)i0 * row, hi = u->w_off + (size_t)i1 * row;
+    bias = bias && u->b_off >= 0;
+    if (bias && (size_t)u->b_off == hi) { /* the bias follows the kernel: one range */
+        hi += row;
+        bias = 0;
+    }
+    if (lo < hi) ds_optim_update(u->opt, u->params, u->grads, lo, hi);
+    if (bias)
         ds_optim_update(u->opt, u->params, u->grads, (size_t)u->b_off, (size_t)u->b_off + row);
 }
 

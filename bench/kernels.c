@@ -10,8 +10,8 @@
  * 2. Timing: each round runs the peak probe, every descent kernel and OpenBLAS in turn
  *    (about 40 ms each; default 7 rounds) and the median of each is reported, so that a
  *    noisy machine slows all alike. Percentages are of that row's median peak.
- * 3. The peak: independent FMA chains kept in registers (12 accumulators, enough to
- *    cover the FMA latency on two pipes), with the widest vectors the processor has.
+ * 3. The peak: probe.h (independent FMA chains in registers) on as many threads as the
+ *    products use.
  *
  * Products (B = batch rows, I = inputs, O = outputs of a dense layer):
  *   forward          out (B,O) = inp (B,I) @ W (I,O)          sgemm NN, M=B N=O K=I
@@ -22,7 +22,7 @@
  *                    (descent adds per shard of DS_SHARD_ROWS rows, in shard order)
  * GFLOP/s counts 2 B I O flops per product.
  */
-#include "../src/internal.h"
+#include "probe.h"
 
 #include <cblas.h>
 #undef I /* OpenBLAS's header pulls in <complex.h>; we name input features I */
@@ -33,12 +33,7 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+static double now(void) { return probe_now(); }
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -51,43 +46,6 @@ static double median(double *v, int n)
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
-
-/* ---------------------------------------------------------------------------------- */
-/* the FMA peak */
-
-#if defined(DS_HAVE_X86_KERNELS)
-#include <immintrin.h>
-
-/* 12 chains a = a * x + y, n rounds; the empty asm keeps every chain alive and distinct */
-#define CHAINS(T, SET, FMA, C)                                                             \
-    T a0 = SET(1.0f), a1 = SET(1.1f), a2 = SET(1.2f), a3 = SET(1.3f), a4 = SET(1.4f),      \
-      a5 = SET(1.5f), a6 = SET(1.6f), a7 = SET(1.7f), a8 = SET(1.8f), a9 = SET(1.9f),      \
-      a10 = SET(2.0f), a11 = SET(2.1f);                                                    \
-    const T x = SET(0.999999f), y = SET(1e-7f);                                            \
-    double t = now();                                                                      \
-    for (long i = 0; i < n; i++) {                                                         \
-        a0 = FMA(a0, x, y), a1 = FMA(a1, x, y), a2 = FMA(a2, x, y), a3 = FMA(a3, x, y);    \
-        a4 = FMA(a4, x, y), a5 = FMA(a5, x, y), a6 = FMA(a6, x, y), a7 = FMA(a7, x, y);    \
-        a8 = FMA(a8, x, y), a9 = FMA(a9, x, y), a10 = FMA(a10, x, y), a11 = FMA(a11, x, y); \
-        __asm__ volatile(""                                                                \
-                         : "+" C(a0), "+" C(a1), "+" C(a2), "+" C(a3), "+" C(a4), "+" C(a5), \
-                           "+" C(a6), "+" C(a7), "+" C(a8), "+" C(a9), "+" C(a10),        \
-                           "+" C(a11));                                                    \
-    }                                                                                      \
-    t = now() - t
-
-__attribute__((target("avx512f"))) static double peak512(long n)
-{
-    CHAINS(__m512, _mm512_set1_ps, _mm512_fmadd_ps, "v");
-    return (double)n * 12 * 32 / t / 1e9;
-}
-
-__attribute__((target("avx2,fma"))) static double peak256(long n)
-{
-    CHAINS(__m256, _mm256_set1_ps, _mm256_fmadd_ps, "x");
-    return (double)n * 12 * 16 / t / 1e9;
-}
-#endif
 
 /* ---------------------------------------------------------------------------------- */
 /* products */
@@ -272,18 +230,6 @@ static int check(problem *p, const ds_dense_kernels *kern, const char *name)
     return bad == 0;
 }
 
-/* the FMA peak in GFLOP/s, about `ms` milliseconds of probing */
-static double peak(double ms)
-{
-#if defined(DS_HAVE_X86_KERNELS)
-    long n = (long)(ms * 1e-3 * 120e9 / (12 * 32)); /* rounds at about 120 GFLOP/s */
-    if (ds_kernel_available(DS_KERNEL_AVX512)) return peak512(n);
-    if (ds_kernel_available(DS_KERNEL_AVX2)) return peak256(2 * n);
-#endif
-    (void)ms;
-    return 0.0;
-}
-
 /* median GFLOP/s of `rounds` rounds of the peak probe, each kernel and OpenBLAS, in turn */
 static void time_problem(problem *p, const ds_dense_kernels *const *kerns, int n_kerns,
                          ds_pool *pool, int rounds, double *gflops /* n_kerns + 2 */)
@@ -293,7 +239,7 @@ static void time_problem(problem *p, const ds_dense_kernels *const *kerns, int n
     if (reps < 1) reps = 1;
     double t[8][64];
     for (int r = 0; r < rounds; r++) {
-        t[n_kerns + 1][r] = peak(20.0) * ds_pool_threads(pool);
+        t[n_kerns + 1][r] = probe_peak_threads(ds_pool_threads(pool), 20.0);
         for (int k = 0; k <= n_kerns; k++) {
             double t0 = now();
             for (int i = 0; i < reps; i++) {
@@ -357,11 +303,11 @@ int main(int argc, char **argv)
     double p512 = 0.0, p256 = 0.0;
     for (int r = 0; r < 5; r++) {
         if (ds_kernel_available(DS_KERNEL_AVX512)) {
-            double v = peak512(20000000);
+            double v = probe_avx512(20000000);
             if (v > p512) p512 = v;
         }
         if (ds_kernel_available(DS_KERNEL_AVX2)) {
-            double v = peak256(40000000);
+            double v = probe_avx2(40000000);
             if (v > p256) p256 = v;
         }
     }

@@ -11,21 +11,19 @@
  * Effective GFLOP/s = 6 x weights x samples / seconds: forward, input gradient and weight
  * gradient each cost 2 x weights x samples (the first layer's input gradient is not
  * computed, so the real work is a little less). Settings alternate epoch by epoch so
- * that a noisy machine slows them alike; the median epoch is reported.
+ * that a noisy machine slows them alike; the median epoch is reported. Between epochs the
+ * FMA probe (probe.h) runs on 1 and then 2 threads: on a shared machine the second core
+ * is not always there, and the probe's 2-thread speedup is the ceiling the model's can be
+ * compared with.
  */
 #include "descent.h"
+#include "probe.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+static double now(void) { return probe_now(); }
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -98,17 +96,18 @@ static ds_dataset *random_data(int n, int n_in, int n_out)
     return d;
 }
 
-/* median seconds per epoch of each setting, timed in alternation */
+/* median seconds per epoch of each setting, timed in alternation, and the median 2-thread
+ * speedup of the FMA probe between epochs (in *ceiling, when not NULL) */
 static void time_settings(const setting *s, int n, const ds_dataset *d, int epochs,
-                          double *sec, size_t *weights)
+                          double *sec, size_t *weights, double *ceiling)
 {
     ds_model *m[8];
-    double t[8][32];
+    double t[8][32], probe[32];
     for (int i = 0; i < n; i++) {
         m[i] = make_model(&s[i]);
         weights[i] = n_weights(m[i]);
     }
-    for (int e = 0; e <= epochs; e++)
+    for (int e = 0; e <= epochs; e++) {
         for (int i = 0; i < n; i++) {
             ds_fit_options fo = ds_fit_defaults();
             fo.batch_size = s[i].batch;
@@ -118,10 +117,16 @@ static void time_settings(const setting *s, int n, const ds_dataset *d, int epoc
             ds_model_fit(m[i], d, &fo, NULL, NULL);
             if (e > 0) t[i][e - 1] = now() - t0; /* epoch 0 warms caches and threads */
         }
+        if (ceiling && e > 0) {
+            double one = probe_peak_threads(1, 50.0);
+            probe[e - 1] = one > 0.0 ? probe_peak_threads(2, 50.0) / one : 0.0;
+        }
+    }
     for (int i = 0; i < n; i++) {
         sec[i] = median(t[i], epochs);
         ds_model_free(m[i]);
     }
+    if (ceiling) *ceiling = median(probe, epochs);
 }
 
 static double gflops(size_t weights, int rows, double sec)
@@ -149,9 +154,9 @@ int main(int argc, char **argv)
     setting s[3] = {{784, 2, 256, 10, 64, 1, DS_KERNEL_AUTO},
                     {784, 2, 256, 10, 64, 2, DS_KERNEL_AUTO},
                     {784, 2, 256, 10, 64, 1, DS_KERNEL_PORTABLE}};
-    double sec[3];
+    double sec[3], ceiling;
     size_t w[3];
-    time_settings(s, 3, d, epochs, sec, w);
+    time_settings(s, 3, d, epochs, sec, w, &ceiling);
     printf("784-256-128-10 relu/softmax, sgd momentum, batch 64, %zu weights\n", w[0]);
     printf("| threads | kernel   | s/epoch | effective GFLOP/s | speedup |\n");
     printf("|--------:|----------|--------:|------------------:|--------:|\n");
@@ -159,10 +164,13 @@ int main(int argc, char **argv)
         printf("| %7d | %-8s | %7.3f | %17.1f | %6.2fx |\n", s[i].threads,
                ds_kernel_name(s[i].kernel == DS_KERNEL_AUTO ? ds_kernel_best() : s[i].kernel),
                sec[i], gflops(w[i], rows, sec[i]), sec[0] / sec[i]);
+    printf("meanwhile the FMA probe ran %.2fx faster on 2 threads than on 1 (the machine's "
+           "ceiling)\n",
+           ceiling);
     if (scaling) {
         printf("\nscaling (784 inputs, relu hidden layers, softmax over 10; effective GFLOP/s)\n");
-        printf("| batch | hidden        | 1 thread | 2 threads | speedup |\n");
-        printf("|------:|---------------|---------:|----------:|--------:|\n");
+        printf("| batch | hidden        | 1 thread | 2 threads | speedup | probe speedup |\n");
+        printf("|------:|---------------|---------:|----------:|--------:|--------------:|\n");
         static const int grid[][3] = {/* batch, depth, width */
                                       {16, 2, 256},  {32, 2, 256},  {64, 2, 256},
                                       {128, 2, 256}, {256, 2, 256}, {64, 1, 128},
@@ -175,13 +183,13 @@ int main(int argc, char **argv)
                                  DS_KERNEL_AUTO};
             int n = grid[g][0] <= 32 ? 20000 : rows; /* small batches are slow: fewer rows */
             ds_dataset *dd = n == rows ? d : random_data(n, 784, 10);
-            time_settings(p, 2, dd, epochs < 3 ? epochs : 3, sec, w);
+            time_settings(p, 2, dd, epochs < 3 ? epochs : 3, sec, w, &ceiling);
             char hidden[32];
             if (grid[g][1] == 2 && grid[g][2] == 256) snprintf(hidden, sizeof hidden, "256-128");
             else
                 snprintf(hidden, sizeof hidden, "%d x %d", grid[g][1], grid[g][2]);
-            printf("| %5d | %-13s | %8.1f | %9.1f | %6.2fx |\n", grid[g][0], hidden,
-                   gflops(w[0], n, sec[0]), gflops(w[1], n, sec[1]), sec[0] / sec[1]);
+            printf("| %5d | %-13s | %8.1f | %9.1f | %6.2fx | %12.2fx |\n", grid[g][0], hidden,
+                   gflops(w[0], n, sec[0]), gflops(w[1], n, sec[1]), sec[0] / sec[1], ceiling);
             if (dd != d) ds_dataset_free(dd);
         }
     }

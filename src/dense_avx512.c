@@ -30,6 +30,8 @@
 
 /* register tile MR x NR; blocks of I for forward at most KC long (DS_PACK_K when packed) */
 enum { MR = 8, NR = 32, KC = 256 };
+/* rows of dout backward_weight copies at a time (whole shards) */
+enum { W_ROWS = 4 * DS_SHARD_ROWS };
 
 /* acc[r][v] += A(r,k) * B(k, 16v + lane) for k in [0, K). ap[r] points at A(r,0); A(r,k) is
  * ap[r][k * aks]. B(k,n) is b[k * ldb + n]; lanes beyond the masks read as 0. */
@@ -301,23 +303,24 @@ T512 static void bwd_inp(const ds_dense_bwd_inp_args *g, int b0, int b1, int i0,
 /* ---------------------------------------------------------------------------------- */
 /* backward_weight: dweight += per shard inp^T @ dout, tiles over (i, o) */
 
-/* one (i, o) tile: each shard of rows in turn, its sum added to (or, first with set,
- * stored in) dweight */
+/* one (i, o) tile over rows r0..r0+rows-1 of the batch: each shard in turn, its sum added
+ * to (or, the very first with set, stored in) dweight. dout's columns o..o+31 of these
+ * rows are in panel (stride NR). */
 INLINE T512 void bwd_w_tile_t(const ds_dense_bwd_w_args *g, int i, int mr, int o, int nr,
-                              int full)
+                              int r0, int rows, const float *panel, int full)
 {
-    const int B = g->B, I = g->I, O = g->O;
+    const int I = g->I, O = g->O;
     __mmask16 m0, m1;
     masks(nr, &m0, &m1);
     float *c = g->dweight + (size_t)i * O + o;
-    for (int s0 = 0; s0 < B; s0 += DS_SHARD_ROWS) {
-        const int ks = B - s0 < DS_SHARD_ROWS ? B - s0 : DS_SHARD_ROWS;
+    for (int s0 = r0; s0 < r0 + rows; s0 += DS_SHARD_ROWS) {
+        const int ks = r0 + rows - s0 < DS_SHARD_ROWS ? r0 + rows - s0 : DS_SHARD_ROWS;
         __m512 acc[MR][2];
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
         const float *ap[MR];
         row_ptrs(ap, g->inp + (size_t)s0 * I + i, 1, mr);
-        tile_fma(ks, ap, I, g->dout + (size_t)s0 * O + o, O, m0, m1, full, acc);
+        tile_fma(ks, ap, I, panel + (size_t)(s0 - r0) * NR, NR, m0, m1, full, acc);
         const int add = !(g->set && s0 == 0);
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++) {
@@ -333,24 +336,41 @@ INLINE T512 void bwd_w_tile_t(const ds_dense_bwd_w_args *g, int i, int mr, int o
     }
 }
 
-NOINLINE T512 void bwd_w_tile_full(const ds_dense_bwd_w_args *g, int i, int o)
+NOINLINE T512 void bwd_w_tile_full(const ds_dense_bwd_w_args *g, int i, int o, int r0,
+                                   int rows, const float *panel)
 {
-    bwd_w_tile_t(g, i, MR, o, NR, 1);
+    bwd_w_tile_t(g, i, MR, o, NR, r0, rows, panel, 1);
 }
 
-NOINLINE T512 void bwd_w_tile_edge(const ds_dense_bwd_w_args *g, int i, int mr, int o, int nr)
+NOINLINE T512 void bwd_w_tile_edge(const ds_dense_bwd_w_args *g, int i, int mr, int o, int nr,
+                                   int r0, int rows, const float *panel)
 {
-    bwd_w_tile_t(g, i, mr, o, nr, 0);
+    bwd_w_tile_t(g, i, mr, o, nr, r0, rows, panel, 0);
 }
 
+/* For each column panel, W_ROWS rows of dout at a time are first copied to a contiguous
+ * buffer, which then serves every row tile of dweight from L1 (dout's rows, O apart,
+ * would share a few cache sets). */
 T512 static void bwd_w(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int o1)
 {
+    const int B = g->B, O = g->O;
+    float panel[W_ROWS * NR] __attribute__((aligned(64)));
     for (int o = o0; o < o1; o += NR) {
-        int nr = o1 - o < NR ? o1 - o : NR;
-        for (int i = i0; i < i1; i += MR) {
-            int mr = i1 - i < MR ? i1 - i : MR;
-            if (mr == MR && nr == NR) bwd_w_tile_full(g, i, o);
-            else bwd_w_tile_edge(g, i, mr, o, nr);
+        const int nr = o1 - o < NR ? o1 - o : NR;
+        __mmask16 m0, m1;
+        masks(nr, &m0, &m1);
+        for (int r0 = 0; r0 < B; r0 += W_ROWS) {
+            const int rows = B - r0 < W_ROWS ? B - r0 : W_ROWS;
+            for (int r = 0; r < rows; r++) {
+                const float *src = g->dout + (size_t)(r0 + r) * O + o;
+                _mm512_store_ps(panel + r * NR, _mm512_maskz_loadu_ps(m0, src));
+                _mm512_store_ps(panel + r * NR + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+            }
+            for (int i = i0; i < i1; i += MR) {
+                const int mr = i1 - i < MR ? i1 - i : MR;
+                if (mr == MR && nr == NR) bwd_w_tile_full(g, i, o, r0, rows, panel);
+                else bwd_w_tile_edge(g, i, mr, o, nr, r0, rows, panel);
+            }
         }
     }
 }

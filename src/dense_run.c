@@ -96,45 +96,62 @@ void ds_dense_forward_run(const ds_exec *x, const ds_activation *act, ds_keras_v
 /* ---------------------------------------------------------------------------------- */
 /* optimizer updates */
 
-/* elements per update task: large enough to amortize a task, small enough to balance */
-enum { UPDATE_CHUNK = 16384 };
-
-static int update_tasks(const ds_update *u)
+/* Rows [i0, i1) of a layer's kernel take their update, and with `bias` its bias. */
+static void update_rows(const ds_update *u, int i0, int i1, int bias)
 {
-    if (!u->opt || u->hi <= u->lo) return 0;
-    return (int)((u->hi - u->lo + UPDATE_CHUNK - 1) / UPDATE_CHUNK);
+    const size_t row = (size_t)u->O;
+    size_t lo = u->w_off + (size_t)i0 * row, hi = u->w_off + (size_t)i1 * row;
+    bias = bias && u->b_off >= 0;
+    if (bias && (size_t)u->b_off == hi) { /* the bias follows the kernel: one range */
+        hi += row;
+        bias = 0;
+    }
+    if (lo < hi) ds_optim_update(u->opt, u->params, u->grads, lo, hi);
+    if (bias)
+        ds_optim_update(u->opt, u->params, u->grads, (size_t)u->b_off, (size_t)u->b_off + row);
 }
 
-static void update_task(const ds_update *u, int t)
+/* Part u of a layer's update: the rows part u of its backward_weight computed, so that the
+ * thread that has those gradients in cache updates them; the bias with the last part. */
+static void update_part(const ds_update *u, int part)
 {
-    size_t lo = u->lo + (size_t)t * UPDATE_CHUNK;
-    size_t hi = u->hi - lo < UPDATE_CHUNK ? u->hi : lo + UPDATE_CHUNK;
-    ds_optim_update(u->opt, u->params, u->grads, lo, hi);
+    int i0, i1;
+    cut(u->I, ROW_UNIT, u->parts, part, &i0, &i1);
+    update_rows(u, i0, i1, part == u->parts - 1);
 }
 
-static void update_only_task(void *ctx, int t, int thread)
+static int update_parts(const ds_update *u) { return u->opt ? u->parts : 0; }
+
+static void update_task(void *ctx, int t, int thread)
 {
     (void)thread;
-    update_task(ctx, t);
+    update_part(ctx, t);
 }
 
 void ds_update_run(const ds_exec *x, const ds_update *u)
 {
-    int n = update_tasks(u);
-    ds_pool_run(n > 1 ? x->pool : NULL, n, update_only_task, (void *)u);
+    int n = update_parts(u);
+    ds_pool_run(n > 1 ? x->pool : NULL, n, update_task, (void *)u);
 }
 
 /* ---------------------------------------------------------------------------------- */
 /* backward */
 
+/* Tasks of a backward run, numbered so that part t of each piece of work goes first to
+ * thread t (see pool.c): [0, P) dinp by columns i, [P, 2P) dweight by rows i (the last
+ * also dbias; with the layer's own update when nothing reads its weights any more), then
+ * [2P, 2P + U) another layer's update, cut as that layer's dweight was. Thread t thus
+ * keeps the same rows of every layer's gradients and optimizer state from step to step.
+ * (Cutting dweight by columns, as forward cuts its output, measured slower: the updates
+ * then run over short strided rows.) */
 typedef struct {
     const ds_dense_kernels *kern;
     ds_dense_bwd_inp_args gi;
     ds_dense_bwd_w_args gw;
     float *dbias;
-    const ds_update *pending;
-    /* tasks: [0, inp_parts) dinp, then w_parts for dweight, then dbias, then updates */
-    int inp_parts, w_parts, bias_parts;
+    const ds_update *own;     /* applied in the dweight tasks, or NULL */
+    const ds_update *pending; /* another layer's update, run alongside, or NULL */
+    int inp_parts, w_parts, upd_parts;
 } bwd_job;
 
 /* dbias (O) += column sums of dout per shard, added in shard order (as dense.c); with
@@ -170,17 +187,15 @@ static void bwd_task(void *ctx, int t, int thread)
         return;
     }
     t -= j->inp_parts;
-    if (t < j->w_parts) { /* dweight rows i */
+    if (t < j->w_parts) { /* dweight rows i (and dbias), then their update */
+        const int last = t == j->w_parts - 1;
         cut(j->gw.I, ROW_UNIT, j->w_parts, t, &lo, &hi);
         if (lo < hi) j->kern->backward_weight(&j->gw, lo, hi, 0, j->gw.O);
+        if (last && j->dbias) bias_grad(j->dbias, j->gw.dout, j->gw.B, j->gw.O, j->gw.set);
+        if (j->own) update_rows(j->own, lo, hi, last);
         return;
     }
-    t -= j->w_parts;
-    if (t < j->bias_parts) {
-        bias_grad(j->dbias, j->gw.dout, j->gw.B, j->gw.O, j->gw.set);
-        return;
-    }
-    update_task(j->pending, t - j->bias_parts);
+    update_part(j->pending, t - j->w_parts);
 }
 
 /* doutT (O,B) = dout (B,O)^T, in blocks that stay in cache */
@@ -195,12 +210,18 @@ static void transpose(float *doutT, const float *dout, int B, int O)
         }
 }
 
+int ds_dense_backward_parts(const ds_exec *x, int B, int I, int O)
+{
+    return fast_shape(x, I, O) ? parts_for(x, (long)B * I * O) : 1;
+}
+
 void ds_dense_backward_run(const ds_exec *x, const ds_dense_bwd *b)
 {
     const int B = b->B, I = b->I, O = b->O;
     const int fast = fast_shape(x, I, O);
     const int relu = !b->g_is_dz && b->act->kind == DS_ACT_RELU;
     const int transposed = fast && b->dinp && x->kern->needs_doutT;
+    const ds_update *own = b->own.opt && !b->dinp ? &b->own : NULL;
     if (fast && relu) {
         x->kern->relu_backward(b->g, b->z, transposed ? b->doutT : NULL, B, O);
     } else {
@@ -215,6 +236,7 @@ void ds_dense_backward_run(const ds_exec *x, const ds_dense_bwd *b)
         ds_dense_backward(b->dinp, b->dweight, b->dbias, b->g, b->inp, b->weight, b->scratch, B,
                           I, O);
         ds_update_run(x, &b->pending);
+        if (own) ds_update_run(x, own);
         return;
     }
     bwd_job j;
@@ -222,11 +244,12 @@ void ds_dense_backward_run(const ds_exec *x, const ds_dense_bwd *b)
     j.gi = (ds_dense_bwd_inp_args){b->dinp, b->g, b->doutT, b->weight, B, I, O};
     j.gw = (ds_dense_bwd_w_args){b->dweight, b->inp, b->g, B, I, O, b->zero_first};
     j.dbias = b->dbias;
+    j.own = own;
     j.pending = &b->pending;
     int parts = parts_for(x, (long)B * I * O);
     j.inp_parts = b->dinp ? parts : 0;
     j.w_parts = parts;
-    j.bias_parts = b->dbias != NULL;
-    int n = j.inp_parts + j.w_parts + j.bias_parts + update_tasks(&b->pending);
-    ds_pool_run(parts > 1 || update_tasks(&b->pending) > 1 ? x->pool : NULL, n, bwd_task, &j);
+    j.upd_parts = update_parts(&b->pending);
+    int n = j.inp_parts + j.w_parts + j.upd_parts;
+    ds_pool_run(parts > 1 || j.upd_parts > 1 ? x->pool : NULL, n, bwd_task, &j);
 }

@@ -150,6 +150,41 @@ static int improved(int maximize, double current, double best, double min_delta)
 /* ---------------------------------------------------------------------------------- */
 /* fit */
 
+typedef struct {
+    const ds_dataset *d;
+    const int *rows;
+    int n, parts;
+    float *bx, *by;
+} gather_job;
+
+static void gather_task(void *ctx, int t, int thread)
+{
+    const gather_job *j = ctx;
+    (void)thread;
+    int r1 = (int)((long)j->n * (t + 1) / j->parts);
+    int n_x = j->d->n_x, n_y = j->d->n_y;
+    for (int r = (int)((long)j->n * t / j->parts); r < r1; r++) {
+        const float *sx = j->d->x + (size_t)j->rows[r] * n_x;
+        const float *sy = j->d->y + (size_t)j->rows[r] * n_y;
+        float *dx = j->bx + (size_t)r * n_x, *dy = j->by + (size_t)r * n_y;
+        if (n_x <= 16) /* short rows by hand: a call costs more than the copy */
+            for (int k = 0; k < n_x; k++) dx[k] = sx[k];
+        else
+            memcpy(dx, sx, sizeof(float) * (size_t)n_x);
+        for (int k = 0; k < n_y; k++) dy[k] = sy[k];
+    }
+}
+
+/* bx, by = the rows of d listed in rows[0..n-1]: reads from memory at random, so a batch
+ * of wide rows is shared among the model's threads */
+static void gather_rows(ds_model *m, const ds_dataset *d, const int *rows, int n, float *bx,
+                        float *by)
+{
+    gather_job j = {d, rows, n, 1, bx, by};
+    if ((long)n * d->n_x >= 16384) j.parts = ds_pool_threads(m->exec.pool);
+    ds_pool_run(j.parts > 1 ? m->exec.pool : NULL, j.parts, gather_task, &j);
+}
+
 #define MAX_COLS 16
 
 ds_status ds_model_fit(ds_model *m, const ds_dataset *train, const ds_fit_options *opt,
@@ -308,17 +343,7 @@ ds_status ds_model_fit(ds_model *m, const ds_dataset *train, const ds_fit_option
         for (int b = 0; b < n_batches; b++) {
             int r0 = b * bs;
             int nb = n_train - r0 < bs ? n_train - r0 : bs;
-            for (int r = 0; r < nb; r++) {
-                /* gather the batch's rows; short rows by hand, a call costs more */
-                int src = perm[r0 + r];
-                const float *sx = train->x + (size_t)src * n_x, *sy = train->y + (size_t)src * n_y;
-                float *dx = bx + (size_t)r * n_x, *dy = by + (size_t)r * n_y;
-                if (n_x <= 16)
-                    for (int j = 0; j < n_x; j++) dx[j] = sx[j];
-                else
-                    memcpy(dx, sx, sizeof(float) * (size_t)n_x);
-                for (int j = 0; j < n_y; j++) dy[j] = sy[j];
-            }
+            gather_rows(m, train, perm + r0, nb, bx, by);
             double bl;
             if (!ds_model_train_step(m, bx, by, nb, &drop, o.terminate_on_nan, &bl)) {
                 s = ds_fail(err, DS_ERR_DIVERGED,

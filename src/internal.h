@@ -127,7 +127,10 @@ typedef struct ds_pool ds_pool;
 /* thread: 0 for the caller of ds_pool_run, 1 .. n_threads - 1 for the workers */
 typedef void (*ds_task_fn)(void *ctx, int task, int thread);
 
-/* n_threads - 1 workers (2 <= n_threads <= DS_MAX_THREADS); the caller is the last. */
+/* Runs of more tasks than this run on the caller alone. */
+#define DS_POOL_MAX_TASKS 256
+/* n_threads - 1 workers (2 <= n_threads <= DS_MAX_THREADS) besides the caller. Task t of
+ * a run goes first to thread t mod n_threads. */
 ds_status ds_pool_create(ds_pool **out, int n_threads, ds_error *err);
 void ds_pool_free(ds_pool *p);
 int ds_pool_threads(const ds_pool *p); /* 1 for NULL */
@@ -221,13 +224,20 @@ typedef struct {
 void ds_dense_forward_run(const ds_exec *x, const ds_activation *act, ds_keras_version kv,
                           float *z, float *a, const float *inp, const float *weight,
                           const float *bias, int B, int I, int O);
-/* An optimizer update of elements [lo, hi) of the parameter and gradient arenas, run
- * with a layer's backward tasks (opt NULL: none). */
+/* A dense layer's optimizer update (opt NULL: none), cut into `parts` blocks of rows like
+ * the layer's backward_weight tasks, so that each part is updated where its gradients
+ * were computed: the kernel (I,O) at w_off in the arenas, the bias (O) at b_off (-1:
+ * none) with the last part. */
 typedef struct {
     const ds_optim_state *opt;
     float *params, *grads;
-    size_t lo, hi;
+    size_t w_off;
+    ptrdiff_t b_off;
+    int I, O, parts;
 } ds_update;
+
+/* How many blocks of rows ds_dense_backward_run cuts a layer's weight gradient into. */
+int ds_dense_backward_parts(const ds_exec *x, int B, int I, int O);
 
 /* One dense layer's backward pass. */
 typedef struct {
@@ -244,10 +254,13 @@ typedef struct {
     float *doutT;       /* (O*B) for kernels that read dL/dz transposed */
     int B, I, O;
     int zero_first;     /* set dweight and dbias to zero first (then = rather than +=) */
+    ds_update own;      /* this layer's update, applied here when dinp is NULL (nothing
+                           reads the weights afterwards); else the caller runs it later */
     ds_update pending;  /* an update to run alongside (another layer's parameters) */
 } ds_dense_bwd;
 
-/* dz = act'(z) dL/da in place, then ds_dense_backward's results, plus b->pending. */
+/* dz = act'(z) dL/da in place, then ds_dense_backward's results, plus b->pending, plus
+ * b->own when dinp is NULL. */
 void ds_dense_backward_run(const ds_exec *x, const ds_dense_bwd *b);
 /* Runs an update alone, split among the threads. */
 void ds_update_run(const ds_exec *x, const ds_update *u);

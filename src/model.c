@@ -524,14 +524,17 @@ void ds_model_forward(ds_model *m, const float *x, int n, int training, ds_rng *
 
 /* The backward pass after a forward over the same n rows: d holds the loss gradient
  * with respect to the last layer's output (or its pre-activation when d_is_dz). With
- * `fused`, gradients are not accumulated but set, and each layer's parameters take their
- * optimizer update as soon as its gradients are complete (during the next layer's
- * backward tasks); the caller ends the step with ds_optim_finish. */
+ * `fused`, gradients are set rather than accumulated, and each layer's parameters take
+ * their optimizer update as soon as nothing reads them any more: the first layer's in its
+ * own weight-gradient tasks, the others' during the next layer's backward tasks; the
+ * caller ends the step with ds_optim_finish. */
 static void model_backward(ds_model *m, const float *x, int n, float *d, int d_is_dz, int fused)
 {
     float *g = d;
     float *other = (d == m->d0) ? m->d1 : m->d0;
-    ds_update pending = {NULL, m->params, m->grads, 0, 0};
+    ds_update none;
+    memset(&none, 0, sizeof none);
+    ds_update pending = none;
     for (int k = m->n_layers - 1; k >= 0; k--) {
         const ds_layer *l = &m->layers[k];
         if (l->kind == DS_LAYER_DENSE) {
@@ -553,14 +556,15 @@ static void model_backward(ds_model *m, const float *x, int n, float *d, int d_i
             b.I = l->n_in;
             b.O = l->n_out;
             b.zero_first = fused;
+            b.own = none;
+            if (fused)
+                b.own = (ds_update){&m->opt, m->params, m->grads, (size_t)l->w_off, l->b_off,
+                                    l->n_in, l->n_out,
+                                    ds_dense_backward_parts(&m->exec, n, l->n_in, l->n_out)};
             b.pending = pending;
             ds_dense_backward_run(&m->exec, &b);
-            if (fused) { /* this layer's kernel then bias, contiguous in the arena */
-                pending.opt = &m->opt;
-                pending.lo = (size_t)l->w_off;
-                pending.hi = (size_t)l->w_off + (size_t)l->n_in * (size_t)l->n_out +
-                             (l->b_off >= 0 ? (size_t)l->n_out : 0);
-            }
+            /* the weights were read for dinp: update them during the next layer's run */
+            pending = b.dinp ? b.own : none;
             float *t = g;
             g = other;
             other = t;
@@ -570,7 +574,7 @@ static void model_backward(ds_model *m, const float *x, int n, float *d, int d_i
         }
         d_is_dz = 0;
     }
-    if (fused) ds_update_run(&m->exec, &pending);
+    ds_update_run(&m->exec, &pending);
 }
 
 static ds_status check_ready(const ds_model *m, ds_error *err)

@@ -2,17 +2,18 @@
  * pool.c - a small pool of worker threads owned by one model: ds_pool_run hands out
  * numbered tasks to the workers and the calling thread and returns when all are done.
  *
- * A run publishes (fn, ctx) and then a 64-bit ticket holding the run's generation, its
- * number of tasks and the next task number. Threads claim tasks by advancing the ticket
- * with compare-and-swap, which fails once every task is claimed, so the caller never
- * waits for a worker that has not claimed anything: on a busy machine where a worker gets
- * no processor, the caller simply runs every task itself. It waits only until every
- * claimed task is finished. A claim succeeds only on the current ticket, and fn and ctx
- * are read after it, so a late worker can never mix two runs. Which thread runs which
- * task varies, so tasks must write disjoint results whose values do not depend on the
- * thread (the dense kernels guarantee that). Idle workers spin briefly (the next run
- * usually follows within microseconds in training), then sleep on a condition variable.
- * Deliberately absent: priorities, nested runs, affinity.
+ * Task t belongs first to thread t mod n (the caller is thread 0), so that work cut the
+ * same way from run to run (rows of a layer's weights, say) stays with the same thread
+ * and in that processor's cache. A thread that has run its own tasks takes any task left
+ * unclaimed, so on a busy machine where a worker gets no processor the caller simply runs
+ * every task itself; it waits only until every claimed task is finished. Each task has a
+ * claim word holding 2g while unclaimed in run g and 2g + 1 once claimed; a claim is a
+ * compare-and-swap from 2g, so a worker still looking at an older run can never claim a
+ * task of a newer one, and fn and ctx are read only after a successful claim.
+ * Idle workers spin briefly (the next run usually follows within microseconds in
+ * training), then sleep on a condition variable. Which thread runs a task may vary, so
+ * tasks must write disjoint results whose values do not depend on the thread (the dense
+ * kernels guarantee that). Deliberately absent: priorities, nested runs, affinity.
  */
 #include "internal.h"
 
@@ -32,13 +33,6 @@
 /* how long an idle worker spins before it sleeps: some tens of microseconds */
 enum { SPIN_ROUNDS = 2000 };
 
-/* the ticket: generation (24 bits) | number of tasks (20 bits) | next task (20 bits) */
-#define TASK_BITS 20
-#define MAX_TASKS ((1 << TASK_BITS) - 1)
-static uint32_t ticket_gen(uint64_t t) { return (uint32_t)(t >> (2 * TASK_BITS)); }
-static int ticket_tasks(uint64_t t) { return (int)((t >> TASK_BITS) & MAX_TASKS); }
-static int ticket_next(uint64_t t) { return (int)(t & MAX_TASKS); }
-
 typedef struct {
     ds_pool *pool;
     int thread;
@@ -50,27 +44,42 @@ struct ds_pool {
     worker_arg *args;
     pthread_mutex_t mu;
     pthread_cond_t wake;
-    _Atomic uint64_t ticket;
-    atomic_int finished; /* tasks of the current run done */
+    atomic_uint generation; /* the current run */
     atomic_int stop;
-    /* the current run: written before its ticket is published, constant while any of
-     * its tasks is unclaimed or running */
+    atomic_int finished; /* tasks of the current run done */
+    /* the current run: written before its generation is published, constant while any
+     * of its tasks is unclaimed or running */
     ds_task_fn fn;
     void *ctx;
+    atomic_int n_tasks; /* atomic: a late worker may read it while the next run sets it */
+    _Atomic uint64_t claim[DS_POOL_MAX_TASKS];
 };
 
-/* Claims and runs tasks of the current run until none is left; `thread` is the
- * caller's number (0 for the caller of ds_pool_run, 1.. for the workers). */
-static void run_tasks(ds_pool *p, int thread)
+static int try_task(ds_pool *p, uint64_t gen, int t, int thread)
 {
-    uint64_t t = atomic_load_explicit(&p->ticket, memory_order_acquire);
-    while (ticket_next(t) < ticket_tasks(t)) {
-        if (!atomic_compare_exchange_weak_explicit(&p->ticket, &t, t + 1, memory_order_acq_rel,
-                                                   memory_order_acquire))
-            continue; /* t now holds the current ticket */
-        p->fn(p->ctx, ticket_next(t), thread);
-        atomic_fetch_add_explicit(&p->finished, 1, memory_order_release);
-        t = atomic_load_explicit(&p->ticket, memory_order_acquire);
+    uint64_t want = 2 * gen;
+    if (!atomic_compare_exchange_strong_explicit(&p->claim[t], &want, want + 1,
+                                                 memory_order_acq_rel, memory_order_relaxed))
+        return 0;
+    p->fn(p->ctx, t, thread);
+    atomic_fetch_add_explicit(&p->finished, 1, memory_order_release);
+    return 1;
+}
+
+/* Runs this thread's own tasks of run gen (t = thread, thread + n, ...), then any left
+ * unclaimed. */
+static void run_tasks(ds_pool *p, uint64_t gen, int thread)
+{
+    const int n = p->n_threads;
+    for (int t = thread;; t += n) {
+        if (atomic_load_explicit(&p->generation, memory_order_acquire) != gen) return;
+        if (t >= atomic_load_explicit(&p->n_tasks, memory_order_relaxed)) break;
+        try_task(p, gen, t, thread);
+    }
+    for (int t = 0;; t++) {
+        if (atomic_load_explicit(&p->generation, memory_order_acquire) != gen) return;
+        if (t >= atomic_load_explicit(&p->n_tasks, memory_order_relaxed)) break;
+        try_task(p, gen, t, thread);
     }
 }
 
@@ -78,25 +87,25 @@ static void *worker(void *arg)
 {
     ds_pool *p = ((worker_arg *)arg)->pool;
     const int thread = ((worker_arg *)arg)->thread;
-    uint32_t seen = 0;
+    unsigned seen = 0;
     for (;;) {
-        uint32_t g;
+        unsigned g;
         int spins = 0;
-        while ((g = ticket_gen(atomic_load_explicit(&p->ticket, memory_order_acquire))) == seen &&
+        while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
                !atomic_load_explicit(&p->stop, memory_order_relaxed)) {
             if (++spins < SPIN_ROUNDS) {
                 CPU_RELAX();
                 continue;
             }
             pthread_mutex_lock(&p->mu);
-            while (ticket_gen(atomic_load_explicit(&p->ticket, memory_order_acquire)) == seen &&
+            while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen &&
                    !atomic_load_explicit(&p->stop, memory_order_relaxed))
                 pthread_cond_wait(&p->wake, &p->mu);
             pthread_mutex_unlock(&p->mu);
         }
         if (atomic_load_explicit(&p->stop, memory_order_acquire)) break;
         seen = g;
-        run_tasks(p, thread);
+        run_tasks(p, g, thread);
     }
     return NULL;
 }
@@ -119,9 +128,11 @@ ds_status ds_pool_create(ds_pool **out, int n_threads, ds_error *err)
     }
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
-    atomic_init(&p->ticket, (uint64_t)0);
-    atomic_init(&p->finished, 0);
+    atomic_init(&p->generation, 0u);
     atomic_init(&p->stop, 0);
+    atomic_init(&p->finished, 0);
+    atomic_init(&p->n_tasks, 0);
+    for (int t = 0; t < DS_POOL_MAX_TASKS; t++) atomic_init(&p->claim[t], (uint64_t)1);
     p->n_threads = 1;
     for (int i = 0; i < n_threads - 1; i++) {
         p->args[i] = (worker_arg){p, i + 1};
@@ -155,23 +166,25 @@ int ds_pool_threads(const ds_pool *p) { return p ? p->n_threads : 1; }
 
 void ds_pool_run(ds_pool *p, int n_tasks, ds_task_fn fn, void *ctx)
 {
-    if (!p || n_tasks <= 1 || n_tasks > MAX_TASKS) {
+    if (!p || n_tasks <= 1 || n_tasks > DS_POOL_MAX_TASKS) {
         for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
         return;
     }
-    /* the previous run is complete, so no thread reads these now */
+    /* The previous run is complete: every claimed task finished, so no thread runs fn;
+     * late workers read n_tasks only to stop, and a stale claim fails (wrong 2g). */
+    uint64_t gen = atomic_load_explicit(&p->generation, memory_order_relaxed) + 1u;
     p->fn = fn;
     p->ctx = ctx;
+    atomic_store_explicit(&p->n_tasks, n_tasks, memory_order_relaxed);
     atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
-    uint64_t gen = (ticket_gen(atomic_load_explicit(&p->ticket, memory_order_relaxed)) + 1) &
-                   ((1u << (64 - 2 * TASK_BITS)) - 1);
-    uint64_t ticket = gen << (2 * TASK_BITS) | (uint64_t)n_tasks << TASK_BITS;
-    /* the release publishes fn and ctx; the lock orders it with sleepers */
+    for (int t = 0; t < n_tasks; t++)
+        atomic_store_explicit(&p->claim[t], 2 * (uint64_t)(unsigned)gen, memory_order_relaxed);
+    /* the release publishes all of the above; the lock orders it with sleepers */
     pthread_mutex_lock(&p->mu);
-    atomic_store_explicit(&p->ticket, ticket, memory_order_release);
+    atomic_store_explicit(&p->generation, (unsigned)gen, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    run_tasks(p, 0);
+    run_tasks(p, (unsigned)gen, 0);
     int spins = 0;
     while (atomic_load_explicit(&p->finished, memory_order_acquire) < n_tasks) {
         if (++spins < SPIN_ROUNDS) CPU_RELAX();

@@ -1,0 +1,99 @@
+/*
+ * probe.h - the machine's FMA peak, for the benchmarks: independent FMA chains kept in
+ * registers (12 accumulators, enough to cover the FMA latency on two pipes) with the
+ * widest vectors the processor has, on one thread or on several at once (to see how
+ * many cores a shared machine really gives right now).
+ */
+#ifndef DS_BENCH_PROBE_H
+#define DS_BENCH_PROBE_H
+
+#include "../src/internal.h"
+
+#include <pthread.h>
+#include <time.h>
+
+static inline double probe_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+#if defined(DS_HAVE_X86_KERNELS)
+#include <immintrin.h>
+
+/* 12 chains a = a * x + y, n rounds; the empty asm keeps every chain alive and distinct */
+#define PROBE_CHAINS(T, SET, FMA, C)                                                       \
+    T a0 = SET(1.0f), a1 = SET(1.1f), a2 = SET(1.2f), a3 = SET(1.3f), a4 = SET(1.4f),      \
+      a5 = SET(1.5f), a6 = SET(1.6f), a7 = SET(1.7f), a8 = SET(1.8f), a9 = SET(1.9f),      \
+      a10 = SET(2.0f), a11 = SET(2.1f);                                                    \
+    const T x = SET(0.999999f), y = SET(1e-7f);                                            \
+    double t = probe_now();                                                                \
+    for (long i = 0; i < n; i++) {                                                         \
+        a0 = FMA(a0, x, y), a1 = FMA(a1, x, y), a2 = FMA(a2, x, y), a3 = FMA(a3, x, y);    \
+        a4 = FMA(a4, x, y), a5 = FMA(a5, x, y), a6 = FMA(a6, x, y), a7 = FMA(a7, x, y);    \
+        a8 = FMA(a8, x, y), a9 = FMA(a9, x, y), a10 = FMA(a10, x, y), a11 = FMA(a11, x, y); \
+        __asm__ volatile(""                                                                \
+                         : "+" C(a0), "+" C(a1), "+" C(a2), "+" C(a3), "+" C(a4), "+" C(a5), \
+                           "+" C(a6), "+" C(a7), "+" C(a8), "+" C(a9), "+" C(a10),        \
+                           "+" C(a11));                                                    \
+    }                                                                                      \
+    t = probe_now() - t
+
+/* GFLOP/s of n rounds of 12 AVX-512 FMAs */
+__attribute__((target("avx512f"), unused)) static double probe_avx512(long n)
+{
+    PROBE_CHAINS(__m512, _mm512_set1_ps, _mm512_fmadd_ps, "v");
+    return (double)n * 12 * 32 / t / 1e9;
+}
+
+/* GFLOP/s of n rounds of 12 AVX2 FMAs */
+__attribute__((target("avx2,fma"), unused)) static double probe_avx2(long n)
+{
+    PROBE_CHAINS(__m256, _mm256_set1_ps, _mm256_fmadd_ps, "x");
+    return (double)n * 12 * 16 / t / 1e9;
+}
+#endif
+
+/* The peak in GFLOP/s from about `ms` milliseconds of probing (0 without x86 kernels). */
+static inline double probe_peak(double ms)
+{
+#if defined(DS_HAVE_X86_KERNELS)
+    long n = (long)(ms * 1e-3 * 120e9 / (12 * 32)); /* rounds at about 120 GFLOP/s */
+    if (ds_kernel_available(DS_KERNEL_AVX512)) return probe_avx512(n);
+    if (ds_kernel_available(DS_KERNEL_AVX2)) return probe_avx2(2 * n);
+#endif
+    (void)ms;
+    return 0.0;
+}
+
+typedef struct {
+    double ms, gflops;
+} probe_arg;
+
+static void *probe_thread(void *arg)
+{
+    probe_arg *a = arg;
+    a->gflops = probe_peak(a->ms);
+    return NULL;
+}
+
+/* Total GFLOP/s of the probe run on n threads at once (n <= 16). */
+static inline double probe_peak_threads(int n, double ms)
+{
+    pthread_t th[16];
+    probe_arg arg[16];
+    if (n > 16) n = 16;
+    for (int i = 1; i < n; i++) {
+        arg[i].ms = ms;
+        if (pthread_create(&th[i], NULL, probe_thread, &arg[i])) n = i;
+    }
+    double total = probe_peak(ms);
+    for (int i = 1; i < n; i++) {
+        pthread_join(th[i], NULL);
+        total += arg[i].gflops;
+    }
+    return total;
+}
+
+#endif

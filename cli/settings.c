@@ -73,6 +73,9 @@ static const setting table[] = {
       K_ES),
     S("reduce_lr", CLI_SEC_FIT, "", "SPEC",
       "reduce the learning rate on a plateau, e.g. \"factor=0.5, patience=2\"", 1, K_RLR),
+    S("threads", CLI_SEC_FIT, "1", "N",
+      "threads for one model's batch work (large models; results do not depend on it)", 0,
+      K_INT1),
     S("diagnostics", CLI_SEC_FIT, "false", "BOOL",
       "record per-layer diagnostics every epoch (norms, saturation, dead units)", 0, K_BOOL),
     S("record_layer", CLI_SEC_FIT, "", "LAYER",
@@ -658,6 +661,9 @@ ds_status cli_config_from_settings(const cli_settings *s, cli_config *c, ds_erro
     if (*V("reduce_lr") && parse_callback(V("reduce_lr"), 0, NULL, &c->fit.reduce_lr, err))
         return DS_ERR_ARG;
     parse_u64(V("seed"), &c->seed);
+    parse_int(V("threads"), 1, &n);
+    if (n > 64) return cli_fail(err, "threads: %lld is more than 64", n);
+    c->fit.threads = (int)n;
     parse_bool(V("diagnostics"), &c->diagnostics);
     snprintf(c->record_layer, sizeof c->record_layer, "%s", V("record_layer"));
     snprintf(c->save, sizeof c->save, "%s", V("save"));

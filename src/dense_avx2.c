@@ -4,9 +4,10 @@
  *
  * The same scheme as dense_avx512.c with the 16 ymm registers: a 6 x 16 tile of the
  * result in 12 accumulators, each step k broadcasting A(r,k) for the 6 rows into one row
- * of B (two vectors). A and B are read in place (no packing); forward is blocked over I;
- * backward_input computes dinp^T = weight @ dout^T and stores each tile transposed
- * through a small buffer; backward_weight runs one shard of rows at a time.
+ * of B (two vectors). Forward is blocked over I and copies its panels first for tall
+ * products; backward_input computes dinp^T = weight @ dout^T and stores each tile
+ * transposed through a small buffer; backward_weight runs one shard of rows at a time
+ * against a contiguous copy of dout's column panel.
  * Every result element is one chain of fused multiply-adds in the reference order (see
  * internal.h), so this kernel gives the same bits as the AVX-512 one. Edges use masked
  * loads and stores; missing rows of a tile repeat a valid row and are not stored.

@@ -2,18 +2,19 @@
  * dense_avx512.c - the dense layer's three products with AVX-512 (x86-64 only; compiled
  * for any x86-64 and entered only when the processor has AVX-512, see kernel.c).
  *
- * One register tile serves all three: an 8 x 32 block of the result in 16 zmm
- * accumulators; each step k broadcasts A(r,k) for the 8 rows and multiplies it into one
- * row of B (two vectors). A is read in place through per-row pointers (row-major or
- * k-major), B in place through its row stride, so nothing is packed:
+ * One kind of register tile serves all three: an 8 x 32 block of the result in 16 zmm
+ * accumulators (12 x 32 in 24 for backward_weight); each step k broadcasts A(r,k) for
+ * each row and multiplies it into one row of B (two vectors). A is read through per-row
+ * pointers (row-major or k-major), B through its row stride:
  *   forward          z (B,O) = inp (B,I) @ weight (I,O): A = inp rows, B = weight rows;
- *                    blocked over I (KC) so a block of weight rows stays in cache while
- *                    the rows of the batch pass over it; bias starts the sums, relu can
- *                    be applied as the tile is stored
+ *                    blocked over I so a block of inp's columns stays in cache while the
+ *                    weight panels pass; bias starts the sums, relu can be applied as the
+ *                    tile is stored; tall products copy their panels first (see fwd)
  *   backward_input   dinp^T (I,B) = weight (I,O) @ dout^T (O,B): A = weight rows, B = the
  *                    transposed dout; each tile is transposed back as it is stored
  *   backward_weight  dweight (I,O) += inp^T (I,B) @ dout (B,O), one shard of rows at a
- *                    time: A = inp read down its columns, B = dout rows
+ *                    time: A = inp read down its columns, B = dout's column panel copied
+ *                    to a contiguous buffer
  * Every result element is one chain of fused multiply-adds in the reference order (see
  * internal.h), whatever the tile, block or thread it falls in. Edges use masked loads
  * and stores; missing rows of a tile repeat a valid row and are not stored.
@@ -30,14 +31,16 @@
 
 /* register tile MR x NR; blocks of I for forward at most KC long (DS_PACK_K when packed) */
 enum { MR = 8, NR = 32, KC = 256 };
-/* rows of dout backward_weight copies at a time (whole shards) */
-enum { W_ROWS = 4 * DS_SHARD_ROWS };
+/* backward_weight: rows of dout copied at a time (whole shards), and a taller tile of
+ * MW x NR (24 accumulators): each shard restarts its sums, so more work per restart */
+enum { W_ROWS = 4 * DS_SHARD_ROWS, MW = 12 };
 
-/* acc[r][v] += A(r,k) * B(k, 16v + lane) for k in [0, K). ap[r] points at A(r,0); A(r,k) is
- * ap[r][k * aks]. B(k,n) is b[k * ldb + n]; lanes beyond the masks read as 0. */
-INLINE T512 void tile_fma(int K, const float *const ap[MR], ptrdiff_t aks, const float *b,
-                          ptrdiff_t ldb, __mmask16 m0, __mmask16 m1, int full,
-                          __m512 acc[MR][2])
+/* acc[r][v] += A(r,k) * B(k, 16v + lane) for r in [0, R), k in [0, K) (R a constant once
+ * inlined). ap[r] points at A(r,0); A(r,k) is ap[r][k * aks]. B(k,n) is b[k * ldb + n];
+ * lanes beyond the masks read as 0. */
+INLINE T512 void tile_fma_r(int R, int K, const float *const *ap, ptrdiff_t aks,
+                            const float *b, ptrdiff_t ldb, __mmask16 m0, __mmask16 m1, int full,
+                            __m512 (*acc)[2])
 {
     for (int k = 0; k < K; k++) {
         __m512 b0, b1;
@@ -49,14 +52,21 @@ INLINE T512 void tile_fma(int K, const float *const ap[MR], ptrdiff_t aks, const
             b1 = _mm512_maskz_loadu_ps(m1, b + 16);
         }
         const ptrdiff_t ka = (ptrdiff_t)k * aks;
-#pragma GCC unroll 8
-        for (int r = 0; r < MR; r++) {
+#pragma GCC unroll 16
+        for (int r = 0; r < R; r++) {
             __m512 x = _mm512_set1_ps(ap[r][ka]);
             acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
             acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
         }
         b += ldb;
     }
+}
+
+INLINE T512 void tile_fma(int K, const float *const ap[MR], ptrdiff_t aks, const float *b,
+                          ptrdiff_t ldb, __mmask16 m0, __mmask16 m1, int full,
+                          __m512 acc[MR][2])
+{
+    tile_fma_r(MR, K, ap, aks, b, ldb, m0, m1, full, acc);
 }
 
 INLINE T512 void masks(int nr, __mmask16 *m0, __mmask16 *m1)
@@ -315,15 +325,16 @@ INLINE T512 void bwd_w_tile_t(const ds_dense_bwd_w_args *g, int i, int mr, int o
     float *c = g->dweight + (size_t)i * O + o;
     for (int s0 = r0; s0 < r0 + rows; s0 += DS_SHARD_ROWS) {
         const int ks = r0 + rows - s0 < DS_SHARD_ROWS ? r0 + rows - s0 : DS_SHARD_ROWS;
-        __m512 acc[MR][2];
-#pragma GCC unroll 8
-        for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-        const float *ap[MR];
-        row_ptrs(ap, g->inp + (size_t)s0 * I + i, 1, mr);
-        tile_fma(ks, ap, I, panel + (size_t)(s0 - r0) * NR, NR, m0, m1, full, acc);
+        __m512 acc[MW][2];
+#pragma GCC unroll 16
+        for (int r = 0; r < MW; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+        const float *ap[MW]; /* inp read down its columns: A(r,k) = inp[(s0 + k) I + i + r] */
+#pragma GCC unroll 16
+        for (int r = 0; r < MW; r++) ap[r] = g->inp + (size_t)s0 * I + i + (r < mr ? r : mr - 1);
+        tile_fma_r(MW, ks, ap, I, panel + (size_t)(s0 - r0) * NR, NR, m0, m1, full, acc);
         const int add = !(g->set && s0 == 0);
-#pragma GCC unroll 8
-        for (int r = 0; r < MR; r++) {
+#pragma GCC unroll 16
+        for (int r = 0; r < MW; r++) {
             if (r >= mr) break;
             float *cr = c + (size_t)r * O;
             if (add) {
@@ -339,7 +350,7 @@ INLINE T512 void bwd_w_tile_t(const ds_dense_bwd_w_args *g, int i, int mr, int o
 NOINLINE T512 void bwd_w_tile_full(const ds_dense_bwd_w_args *g, int i, int o, int r0,
                                    int rows, const float *panel)
 {
-    bwd_w_tile_t(g, i, MR, o, NR, r0, rows, panel, 1);
+    bwd_w_tile_t(g, i, MW, o, NR, r0, rows, panel, 1);
 }
 
 NOINLINE T512 void bwd_w_tile_edge(const ds_dense_bwd_w_args *g, int i, int mr, int o, int nr,
@@ -366,9 +377,9 @@ T512 static void bwd_w(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int
                 _mm512_store_ps(panel + r * NR, _mm512_maskz_loadu_ps(m0, src));
                 _mm512_store_ps(panel + r * NR + 16, _mm512_maskz_loadu_ps(m1, src + 16));
             }
-            for (int i = i0; i < i1; i += MR) {
-                const int mr = i1 - i < MR ? i1 - i : MR;
-                if (mr == MR && nr == NR) bwd_w_tile_full(g, i, o, r0, rows, panel);
+            for (int i = i0; i < i1; i += MW) {
+                const int mr = i1 - i < MW ? i1 - i : MW;
+                if (mr == MW && nr == NR) bwd_w_tile_full(g, i, o, r0, rows, panel);
                 else bwd_w_tile_edge(g, i, mr, o, nr, r0, rows, panel);
             }
         }

@@ -5,10 +5,12 @@
  * Layers too small to gain (DS_FAST_MIN_WEIGHTS, DS_FAST_MIN_UNITS in descent.h) run the
  * reference kernels of dense.c on the calling thread, as do products of fewer than
  * DS_PAR_MIN_WORK multiply-adds when there are threads. Otherwise a product is cut into
- * rectangles of its result, one or two per thread, run as tasks of the model's pool.
+ * rectangles of its result, one per thread, run as tasks of the model's pool (task t goes
+ * first to thread t, so a thread keeps the same part of a layer from step to step).
  * Every kernel computes each element the same way whatever rectangle holds it, so the
  * split changes no bit (see internal.h); the choice of kernel depends only on the layer's
- * shape and the model's setting, never on the number of threads.
+ * shape and the model's setting, never on the number of threads. The optimizer's update
+ * of a layer runs in the same tasks, as soon as nothing reads the layer's weights.
  */
 #include "internal.h"
 

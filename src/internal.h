@@ -107,7 +107,8 @@ typedef struct {
 } ds_dense_kernels;
 
 extern const ds_dense_kernels ds_dense_kernels_portable;
-#if defined(__x86_64__) && defined(__GNUC__)
+/* (-DDS_NO_X86_KERNELS builds the portable kernels alone, as on other processors) */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(DS_NO_X86_KERNELS)
 #define DS_HAVE_X86_KERNELS 1
 extern const ds_dense_kernels ds_dense_kernels_avx2;
 extern const ds_dense_kernels ds_dense_kernels_avx512;

@@ -663,7 +663,7 @@ static ds_status gather_inside(const cli_grid *g, cli_run_result *res, const cli
         }
         for (int p = 0; p < P; p++)
             for (int u = 0; u < W; u++)
-                pts[(size_t)p * W + u] = x->rec[((size_t)last * x->n_probe + p) * W + u];
+                pts[(size_t)p * W + u] = (double)x->rec[((size_t)last * x->n_probe + p) * W + u];
         if (W > 2) pca2(pts, P, W, mean, axes);
         for (int e = 0; e < x->n_epochs && e < E; e++) {
             r->rec_accuracy[(size_t)c * E + e] = x->rec_acc[e];

@@ -150,12 +150,6 @@ ds_status ds_loss_check(const ds_loss *loss, int n_outputs, ds_error *err)
     return DS_OK;
 }
 
-static inline float sigmoidf(float x)
-{
-    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
-}
 
 static inline float clipf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
 

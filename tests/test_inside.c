@@ -30,7 +30,7 @@ static void test_layer_outputs_are_the_forward_pass(void)
     const float *p = ds_model_params_const(m);
     /* independent forward in double, layer by layer */
     double a[N * 8], b[N * 8];
-    for (int i = 0; i < N * I; i++) a[i] = x[i];
+    for (int i = 0; i < N * I; i++) a[i] = (double)x[i];
     int width = I;
     int layer_of[3] = {0, 2, 3};
     for (int k = 0; k < 3; k++) {

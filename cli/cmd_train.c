@@ -137,6 +137,9 @@ int cmd_train(int argc, char **argv)
     }
     cli_config c;
     if (!s) s = cli_config_from_settings(&a.settings, &c, &err);
+    if (!s && c.record_layer[0])
+        s = cli_fail(&err, "option --record-layer belongs to descent sweep, whose report draws "
+                     "the outputs; for one saved model use descent features");
     if (!s && resume_path[0] && c.fit.epochs <= sm.epochs_done)
         s = cli_fail(&err, "option --epochs: %s has already run %d epochs; give --epochs above %d",
                      resume_path, sm.epochs_done, sm.epochs_done);

@@ -9,6 +9,7 @@
 #include "run.h"
 #include "util.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +138,19 @@ int cmd_train(int argc, char **argv)
     }
     cli_config c;
     if (!s) s = cli_config_from_settings(&a.settings, &c, &err);
+    /* a file to save must be writable before training starts, not after */
+    const char *outs[2] = {c.save, c.checkpoint};
+    for (int i = 0; i < 2 && !s; i++) {
+        if (!outs[i][0]) continue;
+        char dir[CLI_PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", outs[i]);
+        char *slash = strrchr(dir, '/');
+        if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
+        else snprintf(dir, sizeof dir, ".");
+        if (access(dir, W_OK) != 0)
+            s = cli_fail(&err, "option --%s: cannot write into '%s': %s",
+                         i ? "checkpoint" : "save", dir, strerror(errno));
+    }
     if (!s && c.record_layer[0])
         s = cli_fail(&err, "option --record-layer belongs to descent sweep, whose report draws "
                      "the outputs; for one saved model use descent features");

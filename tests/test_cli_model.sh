@@ -91,4 +91,10 @@ rc=$?
 if [ "$rc" -eq 2 ] && grep -q 'descent train' "$T/err.txt" && [ ! -e "$T/never" ]; then
     pass model_err_save_in_sweep
 else fail model_err_save_in_sweep "exit $rc: $(cat "$T/err.txt")"; fi
+# a file that cannot be written is refused before any training
+"$D" train $COMMON --epochs 3 --save "$T/nodir/m.safetensors" >"$T/out.txt" 2>"$T/err.txt"
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q -- '--save' "$T/err.txt" && ! grep -q 'Epoch' "$T/out.txt"; then
+    pass model_err_save_folder_checked_first
+else fail model_err_save_folder_checked_first "exit $rc: $(cat "$T/err.txt")"; fi
 exit 0

@@ -162,16 +162,21 @@ static void gather_task(void *ctx, int t, int thread)
     const gather_job *j = ctx;
     (void)thread;
     int r1 = (int)((long)j->n * (t + 1) / j->parts);
-    int n_x = j->d->n_x, n_y = j->d->n_y;
+    const int n_x = j->d->n_x, n_y = j->d->n_y;
+    const float *X = j->d->x, *Y = j->d->y;
+    const int *rows = j->rows;
+    float *bx = j->bx, *by = j->by;
     for (int r = (int)((long)j->n * t / j->parts); r < r1; r++) {
-        const float *sx = j->d->x + (size_t)j->rows[r] * n_x;
-        const float *sy = j->d->y + (size_t)j->rows[r] * n_y;
-        float *dx = j->bx + (size_t)r * n_x, *dy = j->by + (size_t)r * n_y;
+        const float *sx = X + (size_t)rows[r] * n_x;
+        const float *sy = Y + (size_t)rows[r] * n_y;
+        float *dx = bx + (size_t)r * n_x, *dy = by + (size_t)r * n_y;
         if (n_x <= 16) /* short rows by hand: a call costs more than the copy */
             for (int k = 0; k < n_x; k++) dx[k] = sx[k];
         else
             memcpy(dx, sx, sizeof(float) * (size_t)n_x);
-        for (int k = 0; k < n_y; k++) dy[k] = sy[k];
+        if (n_y == 1) *dy = *sy;
+        else
+            for (int k = 0; k < n_y; k++) dy[k] = sy[k];
     }
 }
 

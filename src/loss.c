@@ -159,6 +159,21 @@ double ds_loss_compute(const ds_loss *loss, ds_loss_input in, const float *out,
     double total = 0.0;
     const float ls = loss->label_smoothing;
     const float inv_w = 1.0f / (float)w;
+    if (loss->kind == DS_LOSS_BINARY_CROSSENTROPY && in == DS_LOSS_FROM_SIGMOID_LOGITS &&
+        w == 1 && ls == 0.0f) {
+        /* one sigmoid output, no smoothing (the course's logistic regression): the general
+         * case's operations in the same order, without its per-row dispatch */
+        for (int r = 0; r < n; r++) {
+            float x = z[r], t = y[r] * (1.0f - ls) + 0.5f * ls;
+            float e = expf(-fabsf(x));
+            total += (double)((x > 0.0f ? x : 0.0f) - x * t + log1pf(e));
+            if (dz) {
+                float sg = x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+                dz[r] = scale * inv_w * (sg - t);
+            }
+        }
+        return total;
+    }
     for (int r = 0; r < n; r++) {
         const float *o = out + (size_t)r * w;
         const float *zr = z ? z + (size_t)r * w : NULL;

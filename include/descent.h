@@ -499,7 +499,7 @@ int64_t ds_model_iterations(const ds_model *m);
  *   portable  plain C, each multiply and add rounded in a fixed order: the reference
  *             bits, the same on every machine
  *   avx2      x86-64 with AVX2 and FMA: cache-blocked, 6x16 register tiles
- *   avx512    x86-64 with AVX-512 (F, VL, BW, DQ): 8x32 register tiles
+ *   avx512    x86-64 with AVX-512 (F, VL, BW, DQ): 8x32 and 12x32 register tiles
  * DS_KERNEL_AUTO picks the best the processor supports. ds_model_create reads the
  * environment variable DESCENT_KERNEL (portable, avx2, avx512 or auto) once, so a run can
  * be forced onto one kernel without code changes.
@@ -509,8 +509,8 @@ int64_t ds_model_iterations(const ds_model *m);
  * reduced per shard of DS_SHARD_ROWS rows in shard order). avx2 and avx512 fuse each
  * multiply-add (one rounding instead of two), so their bits differ from portable's in the
  * last places; DESCENT_KERNEL=portable gives the reference bits everywhere. Layers too
- * small to gain (fewer than DS_FAST_MIN_WEIGHTS weights or DS_FAST_MIN_UNITS units) use the
- * portable kernels whatever the choice. */
+ * small to gain (fewer than DS_FAST_MIN_WEIGHTS weights or DS_FAST_MIN_UNITS units) get the
+ * reference bits whatever the choice. */
 
 typedef enum {
     DS_KERNEL_AUTO = 0,

@@ -38,7 +38,7 @@ ds_status ds_model_create(ds_model **out, int n_inputs, ds_error *err)
     return DS_OK;
 }
 
-static ds_status alloc_pack(ds_model *m, ds_error *err);
+static ds_status alloc_pack(ds_model *m, int threads, ds_error *err);
 
 ds_status ds_model_set_kernel(ds_model *m, ds_kernel k, ds_error *err)
 {
@@ -65,9 +65,14 @@ ds_status ds_model_set_threads(ds_model *m, int n, ds_error *err)
         ds_status s = ds_pool_create(&p, n, err);
         if (s) return s;
     }
+    ds_status s = alloc_pack(m, n, err); /* one scratch per thread */
+    if (s) {
+        ds_pool_free(p);
+        return s;
+    }
     ds_pool_free(m->exec.pool);
     m->exec.pool = p;
-    return alloc_pack(m, err); /* one scratch per thread */
+    return DS_OK;
 }
 
 int ds_model_threads(const ds_model *m) { return ds_pool_threads(m->exec.pool); }
@@ -93,15 +98,17 @@ static void free_work(ds_model *m)
 
 /* Scratch for the kernels to copy blocks of inp into (one per thread), when batches are
  * tall enough for it to pay (DS_PACK_MIN_ROWS). */
-static ds_status alloc_pack(ds_model *m, ds_error *err)
+static ds_status alloc_pack(ds_model *m, int threads, ds_error *err)
 {
-    free(m->exec.pack);
-    m->exec.pack = NULL;
-    m->exec.pack_stride = 0;
-    if (m->cap_rows < DS_PACK_MIN_ROWS) return DS_OK;
-    size_t stride = ds_pack_floats(m->cap_rows);
-    m->exec.pack = malloc(sizeof(float) * stride * (size_t)ds_pool_threads(m->exec.pool));
-    if (!m->exec.pack) return ds_fail(err, DS_ERR_NOMEM, "model: out of memory for scratch");
+    float *pack = NULL;
+    size_t stride = 0;
+    if (m->cap_rows >= DS_PACK_MIN_ROWS) {
+        stride = ds_pack_floats(m->cap_rows);
+        pack = malloc(sizeof(float) * stride * (size_t)threads);
+        if (!pack) return ds_fail(err, DS_ERR_NOMEM, "model: out of memory for scratch");
+    }
+    free(m->exec.pack); /* only now: on failure the old scratch stays */
+    m->exec.pack = pack;
     m->exec.pack_stride = stride;
     return DS_OK;
 }
@@ -488,7 +495,7 @@ ds_status ds_model_reserve(ds_model *m, int rows, ds_error *err)
     m->dT = malloc(sizeof(float) * dlen);
     if (!m->d0 || !m->d1 || !m->dT) goto nomem;
     m->cap_rows = rows;
-    if (alloc_pack(m, NULL)) goto nomem;
+    if (alloc_pack(m, ds_pool_threads(m->exec.pool), NULL)) goto nomem;
     return DS_OK;
 nomem:
     free_work(m);

@@ -441,6 +441,7 @@ typedef struct {
     double loss[3];
     float *params;
     double hist[4];
+    float *pred; /* predictions for 300 rows after fit: tall products pack their panels */
 } run_result;
 
 static void run_model(ds_kernel kernel, int threads, const ds_dataset *d, run_result *res)
@@ -471,6 +472,8 @@ static void run_model(ds_kernel kernel, int threads, const ds_dataset *d, run_re
     res->hist[3] = ds_history_get(h, 1, ds_history_find(h, "val_accuracy"));
     res->params = malloc(sizeof(float) * np);
     memcpy(res->params, ds_model_params(m), sizeof(float) * np);
+    res->pred = malloc(sizeof(float) * 300 * N_OUT);
+    CHECK_OK(ds_model_predict(m, d->x, 300, res->pred, NULL));
     ds_history_free(h);
     ds_model_free(m);
 }
@@ -479,6 +482,7 @@ static void free_result(run_result *r)
 {
     for (int b = 0; b < 3; b++) free(r->grads[b]);
     free(r->params);
+    free(r->pred);
 }
 
 static void test_threads_same_bits(void)
@@ -507,6 +511,8 @@ static void test_threads_same_bits(void)
                   "%s, %d threads: trained weights differ", ds_kernel_name((ds_kernel)q), t);
             CHECK(memcmp(one.hist, many.hist, sizeof one.hist) == 0,
                   "%s, %d threads: history differs", ds_kernel_name((ds_kernel)q), t);
+            CHECK(memcmp(one.pred, many.pred, sizeof(float) * 300 * N_OUT) == 0,
+                  "%s, %d threads: predictions differ", ds_kernel_name((ds_kernel)q), t);
             free_result(&many);
         }
         free_result(&one);

@@ -10,29 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- counting allocations (glibc), to show the batch loop allocates nothing ---- */
-#if !defined(__SANITIZE_ADDRESS__) && defined(__GLIBC__)
-#define COUNT_MALLOC 1
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-static long n_allocs;
-void *malloc(size_t n)
-{
-    n_allocs++;
-    return __libc_malloc(n);
-}
-void *calloc(size_t a, size_t b)
-{
-    n_allocs++;
-    return __libc_calloc(a, b);
-}
-void *realloc(void *p, size_t n)
-{
-    n_allocs++;
-    return __libc_realloc(p, n);
-}
-#endif
+#include "alloc_count.h" /* n_allocs, COUNT_MALLOC */
 
 static ds_model *logistic(int n_in, ds_init_kind kinit, uint64_t seed, ds_optimizer opt)
 {
@@ -137,21 +115,6 @@ static void test_wines_softmax(void)
     free(t.v);
 }
 
-/* a small synthetic binary problem: label = x0 + x1 > 0 */
-static ds_dataset *toy(int n, uint64_t seed)
-{
-    float *x = malloc(sizeof(float) * (size_t)n * 3), *y = malloc(sizeof(float) * (size_t)n);
-    ds_rng r = ds_rng_split(seed, 9);
-    for (int i = 0; i < n; i++) {
-        for (int j = 0; j < 3; j++) x[i * 3 + j] = (float)ds_rng_normal(&r);
-        y[i] = x[i * 3] + x[i * 3 + 1] > 0 ? 1.0f : 0.0f;
-    }
-    ds_dataset *d;
-    ds_dataset_create(&d, n, 3, 1, x, y, NULL);
-    free(x);
-    free(y);
-    return d;
-}
 
 static ds_model *mlp(uint64_t seed, float dropout)
 {
@@ -186,7 +149,7 @@ static int hist_equal(const ds_history *a, const ds_history *b)
 
 static void test_determinism(void)
 {
-    ds_dataset *d = toy(200, 1);
+    ds_dataset *d = td_toy(200, 1);
     ds_fit_options fo = ds_fit_defaults();
     fo.epochs = 5;
     fo.batch_size = 16;
@@ -249,7 +212,7 @@ static void test_determinism(void)
 static void test_resume_equals_uninterrupted(void)
 {
     /* fit(0..6) == fit(0..3) then fit(initial_epoch=3..6), same model object */
-    ds_dataset *d = toy(120, 2);
+    ds_dataset *d = td_toy(120, 2);
     ds_fit_options fo = ds_fit_defaults();
     fo.batch_size = 10;
     fo.epochs = 6;
@@ -294,7 +257,7 @@ static int count_batches(ds_model *m, int epoch, int batch, int n_batches, doubl
 
 static void test_batches_history_validation(void)
 {
-    ds_dataset *d = toy(103, 3);
+    ds_dataset *d = td_toy(103, 3);
     ds_model *m = mlp(1, 0.0f);
     ds_fit_options fo = ds_fit_defaults();
     fo.batch_size = 10;
@@ -350,7 +313,7 @@ static void test_batches_history_validation(void)
 
 static void test_early_stopping(void)
 {
-    ds_dataset *d = toy(64, 4);
+    ds_dataset *d = td_toy(64, 4);
     /* learning rate 0: the loss never improves after the first epoch */
     for (int patience = 0; patience <= 3; patience++) {
         ds_optimizer sgd = ds_optimizer_defaults(DS_OPT_SGD);
@@ -403,7 +366,7 @@ static void test_early_stopping(void)
 
 static void test_reduce_lr(void)
 {
-    ds_dataset *d = toy(64, 5);
+    ds_dataset *d = td_toy(64, 5);
     ds_optimizer sgd = ds_optimizer_defaults(DS_OPT_SGD);
     sgd.learning_rate = 0.1;
     ds_model *m = logistic(3, DS_INIT_GLOROT_UNIFORM, 1, sgd);
@@ -436,7 +399,7 @@ static int stop_at_2(ds_model *m, int epoch, const ds_history *h, void *u)
 
 static void test_user_callback_and_nan(void)
 {
-    ds_dataset *d = toy(64, 6);
+    ds_dataset *d = td_toy(64, 6);
     ds_model *m = mlp(1, 0.0f);
     ds_fit_options fo = ds_fit_defaults();
     fo.epochs = 10;
@@ -491,7 +454,7 @@ static void test_errors(void)
     c = ds_dense_defaults(1);
     c.activation = ds_activation_defaults(DS_ACT_SIGMOID);
     ds_model_add_dense(m, &c, NULL);
-    ds_dataset *d = toy(20, 7);
+    ds_dataset *d = td_toy(20, 7);
     CHECK(ds_model_fit(m, d, NULL, NULL, &err) == DS_ERR_STATE, "fit before compile: %s",
           err.message);
     ds_model_build(m, 1, NULL);

@@ -10,6 +10,7 @@
  *   test_io --write-corpus DIR     write the fuzz seed corpus (good and damaged files)
  */
 #include "harness.h"
+#include "testdata.h"
 #include "../src/internal.h"
 #include "descent_io.h"
 
@@ -136,20 +137,6 @@ static int same_optimizer_state(const ds_model *a, const ds_model *b)
     return 1;
 }
 
-static ds_dataset *toy(int n, uint64_t seed)
-{
-    float *x = malloc(sizeof(float) * (size_t)n * 3), *y = malloc(sizeof(float) * (size_t)n);
-    ds_rng r = ds_rng_split(seed, 9);
-    for (int i = 0; i < n; i++) {
-        for (int j = 0; j < 3; j++) x[i * 3 + j] = (float)ds_rng_normal(&r);
-        y[i] = x[i * 3] + x[i * 3 + 1] > 0 ? 1.0f : 0.0f;
-    }
-    ds_dataset *d;
-    ds_dataset_create(&d, n, 3, 1, x, y, NULL);
-    free(x);
-    free(y);
-    return d;
-}
 
 static ds_model *mlp(uint64_t seed, float dropout, const char *optimizer)
 {
@@ -257,7 +244,7 @@ static void test_roundtrip_optimizers(void)
          "0.01]), global_clipnorm=0.5)"),
         "rmsprop(learning_rate=cosine_decay(0.01, decay_steps=30, alpha=0.1), weight_decay=0.01)",
     };
-    ds_dataset *d = toy(60, 3);
+    ds_dataset *d = td_toy(60, 3);
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
         for (int kv = 2; kv <= 3; kv++) {
             ds_model *m = mlp(7, 0.25f, specs[i]);
@@ -292,7 +279,7 @@ static void test_roundtrip_optimizers(void)
 static void test_resume_equals_uninterrupted(void)
 {
     /* fit(0..6) == fit(0..3), save, load, fit(initial_epoch=3..6); dropout and shuffling on */
-    ds_dataset *d = toy(120, 2);
+    ds_dataset *d = td_toy(120, 2);
     ds_fit_options fo = ds_fit_defaults();
     fo.batch_size = 10;
     fo.epochs = 6;

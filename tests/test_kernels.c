@@ -18,29 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- counting allocations (glibc), to show the threaded batch loop allocates nothing */
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) && defined(__GLIBC__)
-#define COUNT_MALLOC 1
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-static long n_allocs;
-void *malloc(size_t n)
-{
-    n_allocs++;
-    return __libc_malloc(n);
-}
-void *calloc(size_t a, size_t b)
-{
-    n_allocs++;
-    return __libc_calloc(a, b);
-}
-void *realloc(void *p, size_t n)
-{
-    n_allocs++;
-    return __libc_realloc(p, n);
-}
-#endif
+#include "alloc_count.h" /* n_allocs, COUNT_MALLOC */
 
 static float *rnd(ds_rng *r, size_t n)
 {

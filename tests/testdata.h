@@ -19,7 +19,7 @@ typedef struct {
 } td_table;
 
 /* Reads a header line then rows of numbers separated by commas. Returns 0 on success. */
-static int td_read(const char *path, td_table *t)
+static inline int td_read(const char *path, td_table *t)
 {
     FILE *f = fopen(path, "r");
     if (!f) return -1;
@@ -54,7 +54,7 @@ static int td_read(const char *path, td_table *t)
  * the training rows, and builds data sets. target_col is the label column; when
  * n_classes > 2 the targets are one-hot (labels 1..n_classes as in wines.csv when
  * label_base is 1). */
-static void td_make(const td_table *t, int target_col, int n_classes, int label_base,
+static inline void td_make(const td_table *t, int target_col, int n_classes, int label_base,
                     double test_frac, uint64_t seed, ds_dataset **train, ds_dataset **test)
 {
     int nf = t->cols - 1;
@@ -96,6 +96,22 @@ static void td_make(const td_table *t, int target_col, int n_classes, int label_
     free(perm);
     free(x);
     free(y);
+}
+
+/* a small synthetic binary problem: 3 normal features, label = x0 + x1 > 0 */
+static inline ds_dataset *td_toy(int n, uint64_t seed)
+{
+    float *x = malloc(sizeof(float) * (size_t)n * 3), *y = malloc(sizeof(float) * (size_t)n);
+    ds_rng r = ds_rng_split(seed, 9);
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < 3; j++) x[i * 3 + j] = (float)ds_rng_normal(&r);
+        y[i] = x[i * 3] + x[i * 3 + 1] > 0 ? 1.0f : 0.0f;
+    }
+    ds_dataset *d;
+    ds_dataset_create(&d, n, 3, 1, x, y, NULL);
+    free(x);
+    free(y);
+    return d;
 }
 
 #endif

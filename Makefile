@@ -66,6 +66,9 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) $(INI_CFLAGS) $(JANSSON_CFLAGS) -c $< -o $@
 
 $(BUILD)/src/optim.o $(BUILD)/src/dense_portable.o: CFLAGS += $(VECT_CHEAP)
+# the activations and losses: also -fno-trapping-math, which lets gcc turn the selects of
+# src/mathf.h into vector blends (no value changes; descent never reads the FP flags)
+$(BUILD)/src/act.o $(BUILD)/src/loss.o: CFLAGS += $(VECT_CHEAP) -fno-trapping-math
 
 $(BUILD)/libdescent.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^

@@ -7,6 +7,7 @@
  * Nothing here clips a derivative; hard_sigmoid's derivative is 0 where it is flat.
  */
 #include "internal.h"
+#include "mathf.h"
 
 #include <math.h>
 #include <string.h>
@@ -89,12 +90,18 @@ const char *ds_activation_str(const ds_activation *a, char *buf, size_t size)
     return buf;
 }
 
-/* sigmoid by the sign of x, so exp never overflows */
+/* sigmoid by the sign of x, so exp never overflows; selects, no branches, so that a
+ * loop of it vectorizes */
 static inline float sigmoidf(float x)
 {
-    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
+    float e = ds_expf(-fabsf(x));
+    float pos = 1.0f / (1.0f + e), neg = e / (1.0f + e);
+    return x >= 0.0f ? pos : neg;
+}
+
+DS_VECTOR_CLONES static void sigmoid_loop(float *out, const float *z, size_t n)
+{
+    for (size_t i = 0; i < n; i++) out[i] = sigmoidf(z[i]);
 }
 
 static void softmax_rows(float *out, const float *z, int n, int w)
@@ -106,7 +113,7 @@ static void softmax_rows(float *out, const float *z, int n, int w)
         for (int j = 1; j < w; j++) mx = zr[j] > mx ? zr[j] : mx;
         double sum = 0.0;
         for (int j = 0; j < w; j++) {
-            o[j] = expf(zr[j] - mx);
+            o[j] = ds_expf(zr[j] - mx);
             sum += (double)o[j];
         }
         float inv = (float)(1.0 / sum);
@@ -124,7 +131,7 @@ void ds_act_forward(const ds_activation *a, ds_keras_version kv, float *out, con
         if (out != z) memcpy(out, z, sizeof(float) * len);
         break;
     case DS_ACT_SIGMOID: /* 1 / (1 + e^-x) */
-        for (size_t i = 0; i < len; i++) out[i] = sigmoidf(z[i]);
+        sigmoid_loop(out, z, len);
         break;
     case DS_ACT_TANH:
         for (size_t i = 0; i < len; i++) out[i] = tanhf(z[i]);
@@ -145,7 +152,7 @@ void ds_act_forward(const ds_activation *a, ds_keras_version kv, float *out, con
         break;
     case DS_ACT_SOFTPLUS: /* log(1 + e^x) = max(x, 0) + log1p(e^-|x|) */
         for (size_t i = 0; i < len; i++)
-            out[i] = (z[i] > 0.0f ? z[i] : 0.0f) + log1pf(expf(-fabsf(z[i])));
+            out[i] = (z[i] > 0.0f ? z[i] : 0.0f) + ds_log1pf_unit(ds_expf(-fabsf(z[i])));
         break;
     case DS_ACT_SOFTSIGN: /* x / (1 + |x|) */
         for (size_t i = 0; i < len; i++) out[i] = z[i] / (1.0f + fabsf(z[i]));
@@ -201,7 +208,7 @@ void ds_act_backward(const ds_activation *a, ds_keras_version kv, float *dz,
     case DS_ACT_SELU: /* scale (x > 0 ? 1 : alpha e^x) */
         for (size_t i = 0; i < len; i++)
             dz[i] = dout[i] * (float)SELU_SCALE *
-                    (z[i] > 0.0f ? 1.0f : (float)SELU_ALPHA * expf(z[i]));
+                    (z[i] > 0.0f ? 1.0f : (float)SELU_ALPHA * ds_expf(z[i]));
         break;
     case DS_ACT_SOFTPLUS: /* sigmoid(x) */
         for (size_t i = 0; i < len; i++) dz[i] = dout[i] * sigmoidf(z[i]);
@@ -231,7 +238,7 @@ void ds_act_backward(const ds_activation *a, ds_keras_version kv, float *dz,
         for (size_t i = 0; i < len; i++) {
             float x = z[i];
             float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
-            float pdf = expf(-0.5f * x * x) * 0.3989422804014327f;
+            float pdf = ds_expf(-0.5f * x * x) * 0.3989422804014327f;
             dz[i] = dout[i] * (cdf + x * pdf);
         }
         break;

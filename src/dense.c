@@ -10,6 +10,61 @@
 
 #include <string.h>
 
+#if defined(__GNUC__)
+#define UNROLLED static inline __attribute__((always_inline))
+#else
+#define UNROLLED static inline
+#endif
+
+/* out[b] = bias + inp[b] . weight for one output unit, the terms added in input order */
+UNROLLED void forward_one_unit(float *out, const float *inp, const float *weight,
+                               const float *bias, int B, int I)
+{
+    if (I <= 8) { /* the weights and the bias in registers */
+        float w[8], b0 = bias ? bias[0] : 0.0f;
+#pragma GCC unroll 8
+        for (int i = 0; i < I; i++) w[i] = weight[i];
+        for (int b = 0; b < B; b++) {
+            const float *x = inp + (size_t)b * I;
+            float acc = b0;
+#pragma GCC unroll 8
+            for (int i = 0; i < I; i++) acc += x[i] * w[i];
+            out[b] = acc;
+        }
+        return;
+    }
+    for (int b = 0; b < B; b++) {
+        const float *x = inp + (size_t)b * I;
+        float acc = bias ? bias[0] : 0.0f;
+        for (int i = 0; i < I; i++) acc += x[i] * weight[i];
+        out[b] = acc;
+    }
+}
+
+/* one output unit's weight and bias gradients: per shard of rows, the sums over its rows
+ * in row order, then added to dweight and dbias in shard order */
+UNROLLED void backward_one_unit(float *dweight, float *dbias, const float *dout,
+                                const float *inp, float *scratch, int B, int I)
+{
+    float local[8];
+    for (int b0 = 0; b0 < B; b0 += DS_SHARD_ROWS) {
+        int b1 = b0 + DS_SHARD_ROWS < B ? b0 + DS_SHARD_ROWS : B;
+        float *sw = I <= 8 ? local : scratch, sb = 0.0f; /* few inputs: in registers */
+#pragma GCC unroll 8
+        for (int i = 0; i < I; i++) sw[i] = 0.0f;
+        for (int b = b0; b < b1; b++) {
+            const float g = dout[b];
+            const float *x = inp + (size_t)b * I;
+#pragma GCC unroll 8
+            for (int i = 0; i < I; i++) sw[i] += x[i] * g;
+            sb += g;
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < I; i++) dweight[i] += sw[i];
+        if (dbias) dbias[0] += sb;
+    }
+}
+
 void ds_dense_forward(float *out, const float *inp, const float *weight, const float *bias,
                       int B, int I, int O)
 {
@@ -17,14 +72,19 @@ void ds_dense_forward(float *out, const float *inp, const float *weight, const f
      * keeps the inner loop contiguous in weight and out. */
     if (O == 1) {
         /* one unit (logistic regression): a dot product per row, summed in the same
-         * order as the general loop, so the same bits */
-        for (int b = 0; b < B; b++) {
-            const float *x = inp + (size_t)b * I;
-            float acc = bias ? bias[0] : 0.0f;
-            for (int i = 0; i < I; i++) acc += x[i] * weight[i];
-            out[b] = acc;
+         * order as the general loop, so the same bits; few inputs get a copy of the loop
+         * compiled for their count, unrolled */
+        switch (I) {
+        case 1: forward_one_unit(out, inp, weight, bias, B, 1); return;
+        case 2: forward_one_unit(out, inp, weight, bias, B, 2); return;
+        case 3: forward_one_unit(out, inp, weight, bias, B, 3); return;
+        case 4: forward_one_unit(out, inp, weight, bias, B, 4); return;
+        case 5: forward_one_unit(out, inp, weight, bias, B, 5); return;
+        case 6: forward_one_unit(out, inp, weight, bias, B, 6); return;
+        case 7: forward_one_unit(out, inp, weight, bias, B, 7); return;
+        case 8: forward_one_unit(out, inp, weight, bias, B, 8); return;
+        default: forward_one_unit(out, inp, weight, bias, B, I); return;
         }
-        return;
     }
     for (int b = 0; b < B; b++) {
         float *o = out + (size_t)b * O;
@@ -48,20 +108,17 @@ void ds_dense_backward(float *dinp, float *dweight, float *dbias, const float *d
         if (dinp)
             for (int b = 0; b < B; b++)
                 for (int i = 0; i < I; i++) dinp[(size_t)b * I + i] = 0.0f + dout[b] * weight[i];
-        for (int b0 = 0; b0 < B; b0 += DS_SHARD_ROWS) {
-            int b1 = b0 + DS_SHARD_ROWS < B ? b0 + DS_SHARD_ROWS : B;
-            float *sw = scratch, sb = 0.0f;
-            for (int i = 0; i < I; i++) sw[i] = 0.0f;
-            for (int b = b0; b < b1; b++) {
-                const float g = dout[b];
-                const float *x = inp + (size_t)b * I;
-                for (int i = 0; i < I; i++) sw[i] += x[i] * g;
-                sb += g;
-            }
-            for (int i = 0; i < I; i++) dweight[i] += sw[i];
-            if (dbias) dbias[0] += sb;
+        switch (I) {
+        case 1: backward_one_unit(dweight, dbias, dout, inp, scratch, B, 1); return;
+        case 2: backward_one_unit(dweight, dbias, dout, inp, scratch, B, 2); return;
+        case 3: backward_one_unit(dweight, dbias, dout, inp, scratch, B, 3); return;
+        case 4: backward_one_unit(dweight, dbias, dout, inp, scratch, B, 4); return;
+        case 5: backward_one_unit(dweight, dbias, dout, inp, scratch, B, 5); return;
+        case 6: backward_one_unit(dweight, dbias, dout, inp, scratch, B, 6); return;
+        case 7: backward_one_unit(dweight, dbias, dout, inp, scratch, B, 7); return;
+        case 8: backward_one_unit(dweight, dbias, dout, inp, scratch, B, 8); return;
+        default: backward_one_unit(dweight, dbias, dout, inp, scratch, B, I); return;
         }
-        return;
     }
     /* dinp (B,I) = dout (B,O) @ weight^T: one dot product per (b, i) */
     if (dinp) {

@@ -157,6 +157,21 @@ typedef struct {
     float *bx, *by;
 } gather_job;
 
+#if defined(__GNUC__)
+static inline __attribute__((always_inline))
+#else
+static inline
+#endif
+void gather_fixed(float *bx, float *by, const float *X, const float *Y, const int *rows,
+                  int r0, int r1, int n_x)
+{
+    for (int r = r0; r < r1; r++) {
+        const float *sx = X + (size_t)rows[r] * n_x;
+        memcpy(bx + (size_t)r * n_x, sx, sizeof(float) * (size_t)n_x); /* a move or two */
+        by[r] = Y[rows[r]];
+    }
+}
+
 static void gather_task(void *ctx, int t, int thread)
 {
     const gather_job *j = ctx;
@@ -166,7 +181,20 @@ static void gather_task(void *ctx, int t, int thread)
     const float *X = j->d->x, *Y = j->d->y;
     const int *rows = j->rows;
     float *bx = j->bx, *by = j->by;
-    for (int r = (int)((long)j->n * t / j->parts); r < r1; r++) {
+    int r0 = (int)((long)j->n * t / j->parts);
+    if (n_y == 1) /* one target column and few features: a copy compiled for the count */
+        switch (n_x) {
+        case 1: gather_fixed(bx, by, X, Y, rows, r0, r1, 1); return;
+        case 2: gather_fixed(bx, by, X, Y, rows, r0, r1, 2); return;
+        case 3: gather_fixed(bx, by, X, Y, rows, r0, r1, 3); return;
+        case 4: gather_fixed(bx, by, X, Y, rows, r0, r1, 4); return;
+        case 5: gather_fixed(bx, by, X, Y, rows, r0, r1, 5); return;
+        case 6: gather_fixed(bx, by, X, Y, rows, r0, r1, 6); return;
+        case 7: gather_fixed(bx, by, X, Y, rows, r0, r1, 7); return;
+        case 8: gather_fixed(bx, by, X, Y, rows, r0, r1, 8); return;
+        default: break;
+        }
+    for (int r = r0; r < r1; r++) {
         const float *sx = X + (size_t)rows[r] * n_x;
         const float *sy = Y + (size_t)rows[r] * n_y;
         float *dx = bx + (size_t)r * n_x, *dy = by + (size_t)r * n_y;

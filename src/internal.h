@@ -114,6 +114,19 @@ extern const ds_dense_kernels ds_dense_kernels_avx2;
 extern const ds_dense_kernels ds_dense_kernels_avx512;
 #endif
 
+/* Elementwise loops of the activations and losses (src/mathf.h's functions) compiled
+ * for AVX-512, AVX2 and the baseline, the best chosen when the program starts (GNU
+ * ifunc). Every copy performs the same IEEE operations on each element (no fused
+ * multiply-adds: -ffp-contract=off), so they give the same bits. */
+#if defined(DS_HAVE_X86_KERNELS) && defined(__GLIBC__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define DS_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef DS_VECTOR_CLONES
+#define DS_VECTOR_CLONES
+#endif
+
 /* The kernels for a choice (DS_KERNEL_AUTO: the best available); NULL when the choice
  * is not available on this machine. */
 const ds_dense_kernels *ds_dense_kernels_for(ds_kernel k);

@@ -32,9 +32,14 @@
  *       logarithm is finite, and |normal| <= sqrt(2 * 53 ln 2) < 8.6. This is the only
  *       part that uses libm (log, sqrt, cos, sin): sqrt is exact everywhere, the others
  *       may differ in the last bit between C libraries.
- *   below(n) = rejection: threshold = 2^64 mod n; draw out until out >= threshold, return
- *       out mod n. [threshold, 2^64) holds a whole multiple of n values, so every
- *       remainder is equally likely (the method of OpenBSD's arc4random_uniform).
+ *   below(n), n <= 2^32 = Lemire's multiply-shift with rejection (D. Lemire, "Fast
+ *       random integer generation in an interval", ACM TOMACS 2019): m = (out >> 32) * n;
+ *       while m mod 2^32 < 2^32 mod n, draw again; return m >> 32. Every value of the
+ *       high word then has exactly floor(2^32 / n) accepted low words, so every result is
+ *       equally likely; the usual case costs a multiplication, no division.
+ *   below(n), n > 2^32 = rejection: threshold = 2^64 mod n; draw out until out >=
+ *       threshold, return out mod n. [threshold, 2^64) holds a whole multiple of n
+ *       values, so every remainder is equally likely (OpenBSD's arc4random_uniform).
  *   permutation = Fisher-Yates ("Algorithm P", Knuth TAOCP 3.4.2): perm = 0..n-1, then
  *       for i = n-1 down to 1 swap perm[i] with perm[below(i + 1)].
  *
@@ -90,7 +95,7 @@ ds_rng ds_rng_split(uint64_t seed, uint64_t stream)
     return r;
 }
 
-uint64_t ds_rng_u64(ds_rng *rng)
+static inline uint64_t next_u64(ds_rng *rng)
 {
     uint64_t *s = rng->s;
     uint64_t out = rotl(s[1] * 5, 7) * 9;
@@ -103,6 +108,8 @@ uint64_t ds_rng_u64(ds_rng *rng)
     s[3] = rotl(s[3], 45);
     return out;
 }
+
+uint64_t ds_rng_u64(ds_rng *rng) { return next_u64(rng); }
 
 /* ------------------------------------------------------------------------------------ */
 /* derived draws */
@@ -128,24 +135,42 @@ double ds_rng_normal(ds_rng *rng)
     return r * cos(t);
 }
 
-uint64_t ds_rng_below(ds_rng *rng, uint64_t n)
+static inline uint64_t below(ds_rng *rng, uint64_t n)
 {
-    if (n == 0) return 0; /* outside the contract (n > 0); draws nothing */
+    if (n <= UINT64_C(1) << 32) {
+        /* Lemire's multiply-shift: the high word of (top 32 bits) * n, rejecting the
+         * low words below 2^32 mod n; the division is needed only when the low word
+         * falls below n (rarely, for the n of a shuffle) */
+        uint64_t m = (next_u64(rng) >> 32) * n;
+        if ((uint32_t)m < n) {
+            uint64_t t = ((UINT64_C(1) << 32) - n) % n;
+            while ((uint32_t)m < t) m = (next_u64(rng) >> 32) * n;
+        }
+        return m >> 32;
+    }
     /* (2^64 - n) mod n == 2^64 mod n, computed without 128-bit arithmetic */
     uint64_t threshold = (0 - n) % n;
     for (;;) {
-        uint64_t x = ds_rng_u64(rng);
+        uint64_t x = next_u64(rng);
         if (x >= threshold) return x % n;
     }
 }
 
+uint64_t ds_rng_below(ds_rng *rng, uint64_t n)
+{
+    if (n == 0) return 0; /* outside the contract (n > 0); draws nothing */
+    return below(rng, n);
+}
+
 void ds_rng_permutation(ds_rng *rng, int *perm, int n)
 {
+    ds_rng r = *rng; /* a local copy the compiler can keep in registers */
     for (int i = 0; i < n; i++) perm[i] = i;
     for (int i = n - 1; i > 0; i--) {
-        int j = (int)ds_rng_below(rng, (uint64_t)i + 1);
+        int j = (int)below(&r, (uint64_t)i + 1);
         int tmp = perm[i];
         perm[i] = perm[j];
         perm[j] = tmp;
     }
+    *rng = r;
 }

@@ -95,6 +95,18 @@ static void test_golden_derived(void)
               (unsigned long long)x);
     }
     ds_rng_seed(&r, 42);
+    for (int i = 0; i < 8; i++) {
+        uint64_t x = ds_rng_below(&r, UINT64_C(3) << 30);
+        CHECK(x == golden_seed42_below_mid[i], "below(3*2^30) draw %d = %llu", i,
+              (unsigned long long)x);
+    }
+    ds_rng_seed(&r, 42);
+    for (int i = 0; i < 4; i++) {
+        uint64_t x = ds_rng_below(&r, UINT64_C(1) << 32);
+        CHECK(x == golden_seed42_below_2_32[i], "below(2^32) draw %d = %llu", i,
+              (unsigned long long)x);
+    }
+    ds_rng_seed(&r, 42);
     for (int i = 0; i < 4; i++) {
         uint64_t x = ds_rng_below(&r, UINT64_C(3) << 62);
         CHECK(x == golden_seed42_below_big[i], "below(3*2^62) draw %d = %016llx", i,

@@ -48,7 +48,18 @@ static const double golden_seed42_normal[6] = {
 };
 /* ds_rng_seed(42): 16 draws of ds_rng_below(10) */
 static const uint64_t golden_seed42_below10[16] = {
-    2, 2, 9, 3, 6, 4, 4, 7, 8, 5, 9, 3, 0, 2, 3, 0,
+    0, 3, 6, 9, 9, 7, 7, 8, 7, 5, 6, 2, 8, 3, 7, 8,
+};
+/* ds_rng_seed(42): 8 draws of ds_rng_below(3 * 2^30), which rejects 1/4 */
+static const uint64_t golden_seed42_below_mid[8] = {
+    UINT64_C(0x00000000101a0862), UINT64_C(0x0000000048c3a324), UINT64_C(0x0000000082917e65),
+    UINT64_C(0x00000000b18a81f5), UINT64_C(0x00000000be6d255f), UINT64_C(0x0000000093ca3be4),
+    UINT64_C(0x000000008a18ff63), UINT64_C(0x00000000a3339d72),
+};
+/* ds_rng_seed(42): 4 draws of ds_rng_below(2^32) */
+static const uint64_t golden_seed42_below_2_32[4] = {
+    UINT64_C(0x0000000015780b2e), UINT64_C(0x000000006104d986), UINT64_C(0x00000000ae175332),
+    UINT64_C(0x00000000ecb8ad47),
 };
 /* ds_rng_seed(42): 4 draws of ds_rng_below(3 * 2^62), which rejects 1/4 */
 static const uint64_t golden_seed42_below_big[4] = {
@@ -57,7 +68,7 @@ static const uint64_t golden_seed42_below_big[4] = {
 };
 /* ds_rng_seed(42): ds_rng_permutation of 10 */
 static const int golden_seed42_perm10[10] = {
-    7, 3, 8, 9, 5, 6, 4, 1, 0, 2,
+    9, 1, 4, 2, 8, 7, 6, 5, 3, 0,
 };
 
 #endif

@@ -72,6 +72,14 @@ class Rng:
         return r * math.cos(t)
 
     def below(self, n):
+        if n <= 1 << 32:
+            # Lemire: the top 32 bits times n; the high word is the draw, unless the low
+            # word falls below 2^32 mod n
+            t = (1 << 32) % n
+            while True:
+                m = (self.u64() >> 32) * n
+                if m & 0xFFFFFFFF >= t:
+                    return m >> 32
         threshold = (1 << 64) % n
         while True:
             x = self.u64()
@@ -162,6 +170,15 @@ def main():
     out.append("/* ds_rng_seed(42): 16 draws of ds_rng_below(10) */")
     out.append(c_array("static const uint64_t golden_seed42_below10[16]",
                        ["%d" % r.below(10) for _ in range(16)]))
+    r = Rng(42)
+    n = 3 << 30
+    out.append("/* ds_rng_seed(42): 8 draws of ds_rng_below(3 * 2^30), which rejects 1/4 */")
+    out.append(c_array("static const uint64_t golden_seed42_below_mid[8]",
+                       c_u64([r.below(n) for _ in range(8)])))
+    r = Rng(42)
+    out.append("/* ds_rng_seed(42): 4 draws of ds_rng_below(2^32) */")
+    out.append(c_array("static const uint64_t golden_seed42_below_2_32[4]",
+                       c_u64([r.below(1 << 32) for _ in range(4)])))
     r = Rng(42)
     n = 3 << 62
     out.append("/* ds_rng_seed(42): 4 draws of ds_rng_below(3 * 2^62), which rejects 1/4 */")

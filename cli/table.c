@@ -22,6 +22,7 @@
 #include <locale.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,6 +390,48 @@ int cli_table_row_line(const cli_table *t, int row)
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
+/* Clinger's fast path (W. D. Clinger, "How to read floating point numbers accurately",
+ * PLDI 1990): a number of at most 15 significant digits is an integer m < 2^53 times
+ * 10^k; when |k| <= 22, both m and 10^|k| are exact doubles, so the one multiplication
+ * or division rounds correctly, as strtod would. b..e is already checked to be a decimal
+ * number; returns 0 (and leaves the work to strtod) for anything longer. */
+static int parse_short(const char *b, const char *e, double *out)
+{
+    static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const char *q = b;
+    int neg = 0;
+    if (*q == '+' || *q == '-') neg = *q++ == '-';
+    uint64_t m = 0;
+    int nd = 0, k = 0, frac = 0;
+    for (; q < e && (is_digit(*q) || (*q == '.' && !frac)); q++) {
+        if (*q == '.') {
+            frac = 1;
+            continue;
+        }
+        if (nd || *q != '0') /* leading zeros are not significant */
+            if (++nd > 15) return 0;
+        m = m * 10 + (uint64_t)(*q - '0');
+        k -= frac;
+    }
+    if (q < e) { /* the exponent */
+        q++;
+        int eneg = 0, x = 0;
+        if (*q == '+' || *q == '-') eneg = *q++ == '-';
+        for (; q < e; q++) {
+            if (x > 100000) return 0;
+            x = x * 10 + (*q - '0');
+        }
+        k += eneg ? -x : x;
+    }
+    if (k < -22 || k > 22) return 0;
+    double v = (double)m;
+    v = k < 0 ? v / p10[-k] : v * p10[k];
+    *out = neg ? -v : v;
+    return 1;
+}
+
 ds_status cli_parse_number(const char *s, double *out)
 {
     if (!s) return DS_ERR_FORMAT;
@@ -415,6 +458,7 @@ ds_status cli_parse_number(const char *s, double *out)
         while (q < e && is_digit(*q)) q++;
     }
     if (q != e) return DS_ERR_FORMAT;
+    if (parse_short(b, e, out)) return DS_OK;
 
     char *end = NULL;
     errno = 0;

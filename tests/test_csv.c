@@ -7,6 +7,7 @@
 #include "../cli/table.h"
 #include "harness.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,6 +417,43 @@ static void test_iris(void)
 
 /* ---------------------------------------------------------------------------------- */
 
+/* random decimal numbers of every length and exponent read exactly as strtod reads them
+ * (cli_parse_number converts short ones itself, longer ones through strtod) */
+static void test_numbers_as_strtod(void)
+{
+    uint64_t x = 88172645463325252ull;
+    int bad = 0, n = 0;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        char buf[64];
+        int len = 0;
+        int nd = 1 + (int)(x % 19), point = (int)((x >> 8) % (uint64_t)(nd + 1));
+        uint64_t y = x * 0x9e3779b97f4a7c15ull;
+        if ((x >> 20) & 1) buf[len++] = '-';
+        for (int d = 0; d < nd; d++) {
+            if (d == point && d > 0) buf[len++] = '.';
+            buf[len++] = (char)('0' + (int)(y % 10));
+            y = y / 10 ? y / 10 : y * 0x2545f4914f6cdd1dull;
+        }
+        if ((x >> 24) % 3 == 0)
+            len += snprintf(buf + len, sizeof buf - (size_t)len, "e%d", (int)((x >> 30) % 61) - 30);
+        buf[len] = '\0';
+        double got, want = strtod(buf, NULL);
+        n++;
+        if (cli_parse_number(buf, &got) != DS_OK || memcmp(&got, &want, sizeof got) != 0) {
+            if (bad++ < 5) CHECK(0, "'%s' read as %.17g, strtod gives %.17g", buf, got, want);
+        }
+    }
+    CHECK(bad == 0, "%d of %d numbers read differently from strtod", bad, n);
+    double v;
+    CHECK(cli_parse_number("-0.0", &v) == DS_OK && v == 0.0 && signbit(v), "-0.0 lost its sign");
+    CHECK(cli_parse_number("9007199254740993", &v) == DS_OK && v == 9007199254740992.0,
+          "2^53 + 1 = %.17g", v);
+    CHECK(cli_parse_number("0.1", &v) == DS_OK && v == 0.1, "0.1 = %.17g", v);
+    CHECK(cli_parse_number("123456789012345e-22", &v) == DS_OK && v == 123456789012345e-22,
+          "123456789012345e-22 = %.17g", v);
+}
+
 int main(void)
 {
     snprintf(tmp_dir, sizeof tmp_dir, "/tmp/descent_test_csv_XXXXXX");
@@ -432,6 +470,7 @@ int main(void)
     RUN(test_spaces_and_blank_lines);
     RUN(test_blocks);
     RUN(test_numbers);
+    RUN(test_numbers_as_strtod);
     RUN(test_error_open);
     RUN(test_error_empty);
     RUN(test_error_header);

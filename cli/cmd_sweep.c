@@ -12,6 +12,7 @@
 #include "util.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,32 @@ static void print_summary(const cli_results *r, const cli_summary *s, const char
     free(order);
 }
 
+/* history.csv, runs.csv and summary.csv, in that order, stopping at the first error */
+typedef struct {
+    const cli_results *r;
+    const cli_summary *sum;
+    const char *out;
+    ds_status status;
+    ds_error err;
+} tables_job;
+
+static void *write_tables(void *arg)
+{
+    tables_job *j = arg;
+    char path[CLI_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/history.csv", j->out);
+    j->status = cli_write_history_csv(j->r, path, &j->err);
+    if (!j->status) {
+        snprintf(path, sizeof path, "%s/runs.csv", j->out);
+        j->status = cli_write_runs_csv(j->r, path, &j->err);
+    }
+    if (!j->status) {
+        snprintf(path, sizeof path, "%s/summary.csv", j->out);
+        j->status = cli_write_summary_csv(j->r, j->sum, path, &j->err);
+    }
+    return NULL;
+}
+
 int cmd_sweep(int argc, char **argv)
 {
     static const char *const extra[] = {"quiet", NULL};
@@ -208,20 +235,19 @@ int cmd_sweep(int argc, char **argv)
         }
     }
     if (!s) s = cli_summarize(&r, sum, &err);
-    char path[CLI_PATH_MAX + 32];
     if (!s) {
-        snprintf(path, sizeof path, "%s/history.csv", out);
-        s = cli_write_history_csv(&r, path, &err);
+        /* the tables on a second thread while this one draws the report: each file is
+         * written whole or not at all, and the first error (tables first) is reported */
+        tables_job tj = {&r, sum, out, DS_OK, {0}};
+        pthread_t th;
+        int threaded = pthread_create(&th, NULL, write_tables, &tj) == 0;
+        if (!threaded) write_tables(&tj);
+        ds_error re = {0};
+        ds_status rs = cli_write_report(&r, sum, out, sort, &re);
+        if (threaded) pthread_join(th, NULL);
+        s = tj.status ? tj.status : rs;
+        err = tj.status ? tj.err : re;
     }
-    if (!s) {
-        snprintf(path, sizeof path, "%s/runs.csv", out);
-        s = cli_write_runs_csv(&r, path, &err);
-    }
-    if (!s) {
-        snprintf(path, sizeof path, "%s/summary.csv", out);
-        s = cli_write_summary_csv(&r, sum, path, &err);
-    }
-    if (!s) s = cli_write_report(&r, sum, out, sort, &err);
     if (!s) {
         print_summary(&r, sum, sort);
         int div = 0;

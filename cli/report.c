@@ -312,6 +312,28 @@ static void band_at(const epoch_stats *es, int i, int clip01, double *lo, double
     }
 }
 
+/* v with one decimal, as "%.1f" prints it except on exact ties (v * 10 is rounded to the
+ * nearest integer here); an SVG path's coordinates are the many numbers of a report */
+static void sb_num1(cli_sbuf *b, double v)
+{
+    if (!(fabs(v) < 1e15)) {
+        cli_sb_printf(b, "%.1f", v);
+        return;
+    }
+    long long t = llround(v * 10.0);
+    char buf[32];
+    int n = sizeof buf;
+    buf[--n] = (char)('0' + (int)(t < 0 ? -(t % 10) : t % 10));
+    buf[--n] = '.';
+    long long ip = t < 0 ? -(t / 10) : t / 10;
+    do {
+        buf[--n] = (char)('0' + (int)(ip % 10));
+        ip /= 10;
+    } while (ip);
+    if (t < 0) buf[--n] = '-';
+    cli_sb_add(b, buf + n, sizeof buf - (size_t)n);
+}
+
 /* Appends path data through the finite points of y (n, epoch e at index e), one subpath
  * per run of consecutive finite points; isolated points are left out. */
 static void sb_polyline(cli_sbuf *b, const frame *f, const double *y, int n, size_t stride)
@@ -321,7 +343,10 @@ static void sb_polyline(cli_sbuf *b, const frame *f, const double *y, int n, siz
         int next_ok = e + 1 < n && isfinite(y[(e + 1) * stride]);
         int prev_ok = e > 0 && isfinite(y[(e - 1) * stride]);
         if (!prev_ok && !next_ok) continue;
-        cli_sb_printf(b, "%s%.1f %.1f", prev_ok ? " L" : " M", px(f, e + 1), py(f, y[e * stride]));
+        cli_sb_puts(b, prev_ok ? " L" : " M");
+        sb_num1(b, px(f, e + 1));
+        cli_sb_puts(b, " ");
+        sb_num1(b, py(f, y[e * stride]));
     }
 }
 

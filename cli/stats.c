@@ -191,7 +191,14 @@ void cli_stat_compute(const double *v, int n, cli_stat *out)
         return;
     }
     out->std = sqrt(ss / (m - 1));
-    double half = cli_t_quantile(0.975, m - 1) * out->std / sqrt((double)m);
+    /* every statistic of a sweep has the same number of runs: the quantile is kept */
+    static _Thread_local int known_df;
+    static _Thread_local double known_q;
+    if (known_df != m - 1) {
+        known_q = cli_t_quantile(0.975, m - 1);
+        known_df = m - 1;
+    }
+    double half = known_q * out->std / sqrt((double)m);
     out->ci_low = mean - half;
     out->ci_high = mean + half;
 }

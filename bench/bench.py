@@ -185,12 +185,27 @@ def main():
     a = ap.parse_args()
     only = a.only.split(",")
     print("descent bench on %s, %d cores" % (cpu_name(), os.cpu_count()))
+    print("versions: %s; PyTorch %s; OpenBLAS %s; %s" % (
+        subprocess.run([os.path.join(a.build, "descent"), "--version"], capture_output=True,
+                       text=True).stdout.strip(),
+        torch_version(), deb_version("libopenblas0-pthread") or deb_version("libopenblas0"),
+        subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout.split("\n")[0]))
+    print("threads: descent sweep runs one configuration repeat per core (--jobs); PyTorch "
+          "pinned with torch.set_num_threads, OMP_NUM_THREADS and OPENBLAS_NUM_THREADS")
     if "W1" in only:
         w1(a.build, a.repeats)
     if "W2" in only:
         w2(a.build, a.repeats)
     if "W3" in only:
         w3(a.build)
+
+
+def deb_version(package):
+    try:
+        return subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True,
+                              text=True).stdout.strip()
+    except OSError:
+        return ""
 
 
 def cpu_name():

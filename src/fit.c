@@ -218,6 +218,25 @@ static void gather_rows(ds_model *m, const ds_dataset *d, const int *rows, int n
     ds_pool_run(j.parts > 1 ? m->exec.pool : NULL, j.parts, gather_task, &j);
 }
 
+/* The rows of the next batch on their way into the caches while this one trains: wide
+ * rows of a large data set otherwise come from memory at random when gathered. Measured on
+ * Fashion-MNIST (784 floats a row, batch 64, one thread), alternating with and without:
+ * median epoch 0.750 s against 0.782 s; the hint "low locality" (into the outer caches)
+ * did better than into L1 or non-temporal. */
+static void prefetch_rows(const ds_dataset *d, const int *rows, int n)
+{
+#if defined(__GNUC__)
+    size_t bytes = sizeof(float) * (size_t)d->n_x;
+    if (bytes < 1024) return;
+    for (int r = 0; r < n; r++) {
+        const char *p = (const char *)(d->x + (size_t)rows[r] * d->n_x);
+        for (size_t k = 0; k < bytes; k += 64) __builtin_prefetch(p + k, 0, 1);
+    }
+#else
+    (void)d, (void)rows, (void)n;
+#endif
+}
+
 #define MAX_COLS 16
 
 ds_status ds_model_fit(ds_model *m, const ds_dataset *train, const ds_fit_options *opt,
@@ -377,6 +396,9 @@ ds_status ds_model_fit(ds_model *m, const ds_dataset *train, const ds_fit_option
             int r0 = b * bs;
             int nb = n_train - r0 < bs ? n_train - r0 : bs;
             gather_rows(m, train, perm + r0, nb, bx, by);
+            if (b + 1 < n_batches) /* the next batch's rows start coming from memory */
+                prefetch_rows(train, perm + r0 + nb,
+                              n_train - r0 - nb < bs ? n_train - r0 - nb : bs);
             double bl;
             if (!ds_model_train_step(m, bx, by, nb, &drop, o.terminate_on_nan, &bl)) {
                 s = ds_fail(err, DS_ERR_DIVERGED,

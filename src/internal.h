@@ -93,7 +93,7 @@ typedef struct {
  * Scratch NULL copies nothing (or only to small stack buffers): slower, the same bits. */
 #define DS_PACK_MIN_ROWS 128
 #define DS_PACK_K 128
-#define DS_PACK_W_FLOATS ((size_t)112 * 1024)
+#define DS_PACK_W_FLOATS ((size_t)120 * 1024)
 static inline size_t ds_pack_floats(int rows)
 {
     size_t f = ((size_t)rows + 16) * DS_PACK_K;

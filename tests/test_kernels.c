@@ -84,7 +84,8 @@ static int check_shape(const ds_dense_kernels *k, int B, int I, int O, uint64_t 
     for (int with_bias = 0; with_bias < 2; with_bias++) {
         const float *bi = with_bias ? bias : NULL;
         ds_dense_fwd_args g = {z, with_bias ? a : NULL, inp, w, bi, B, I, O};
-        /* with scratch, tall products copy inp blocks: the same bits */
+        /* with scratch, tall products copy inp blocks: the same bits (backward_weight copies
+         * only for I a multiple of 512 or O of 1024, hence those shapes below) */
         float *scr = malloc(sizeof(float) * ds_pack_floats(B));
         k->forward(&g, 0, B, 0, O, scr);
         memcpy(relu, z, sizeof(float) * ny);
@@ -204,7 +205,8 @@ static void test_kernels_match_reference(void)
         static const int big[][3] = {{64, 784, 256}, {64, 256, 128}, {64, 128, 10},
                                      {33, 784, 17},  {65, 784, 129}, {100, 784, 1},
                                      {7, 0, 5},      {129, 129, 129}, {300, 400, 300},
-                                     {128, 17, 33},  {160, 33, 0}};
+                                     {128, 17, 33},  {160, 33, 0},    {300, 512, 300},
+                                     {130, 33, 1024}, {128, 512, 33}};
         for (size_t s = 0; s < sizeof big / sizeof big[0]; s++) {
             int bad = check_shape(ks[q], big[s][0], big[s][1], big[s][2], 2);
             CHECK(bad == 0, "%s %dx%dx%d: %d elements off", ds_kernel_name(ks[q]->kind),
@@ -237,7 +239,7 @@ static void test_split_does_not_change_bits(void)
     int nk = kernels_available(ks);
     static const int shapes[][3] = {{77, 120, 96},  {64, 784, 65},   {45, 33, 129},
                                     {5, 300, 40},   {300, 140, 70},  {257, 33, 129},
-                                    {300, 400, 300}};
+                                    {300, 400, 300}, {300, 512, 300}, {130, 33, 1024}};
     for (int q = 0; q < nk; q++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             int B = shapes[s][0], I = shapes[s][1], O = shapes[s][2];

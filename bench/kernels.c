@@ -17,7 +17,8 @@
  *   forward          out (B,O) = inp (B,I) @ W (I,O)          sgemm NN, M=B N=O K=I
  *                    (no bias, which BLAS has no place for)
  *   backward_input   dinp (B,I) = dout (B,O) @ W^T            sgemm NT, M=B N=I K=O
- *                    (descent's time includes transposing dout, as the library does)
+ *                    (descent's time includes transposing dout when the kernel reads it
+ *                    transposed, below doutT_below rows, as the library does)
  *   backward_weight  dW (I,O) += inp^T @ dout                 sgemm TN, M=I N=O K=B
  *                    (descent adds per shard of DS_SHARD_ROWS rows, in shard order)
  * GFLOP/s counts 2 B I O flops per product.
@@ -112,25 +113,25 @@ static void descent_task(void *ctx, int t, int thread)
 {
     const job *j = ctx;
     const problem *p = j->p;
+    float *scratch = j->scratch + ds_pack_floats(p->B) * thread;
     int lo, hi;
     switch (p->op) {
     case FORWARD: {
         ds_dense_fwd_args g = {p->out, NULL, p->inp, p->w, NULL, p->B, p->I, p->O};
         cut(p->O, 32, j->parts, t, &lo, &hi);
-        if (lo < hi)
-            j->kern->forward(&g, 0, p->B, lo, hi, j->scratch + ds_pack_floats(p->B) * thread);
+        if (lo < hi) j->kern->forward(&g, 0, p->B, lo, hi, scratch);
         break;
     }
     case BACKWARD_INPUT: {
         ds_dense_bwd_inp_args g = {p->dinp, p->dout, p->doutT, p->w, p->B, p->I, p->O};
         cut(p->I, 8, j->parts, t, &lo, &hi);
-        if (lo < hi) j->kern->backward_input(&g, 0, p->B, lo, hi);
+        if (lo < hi) j->kern->backward_input(&g, 0, p->B, lo, hi, scratch);
         break;
     }
     case BACKWARD_WEIGHT: {
         ds_dense_bwd_w_args g = {p->dw, p->inp, p->dout, p->B, p->I, p->O, 0};
         cut(p->I, 8, j->parts, t, &lo, &hi);
-        if (lo < hi) j->kern->backward_weight(&g, lo, hi, 0, p->O);
+        if (lo < hi) j->kern->backward_weight(&g, lo, hi, 0, p->O, scratch);
         break;
     }
     }
@@ -139,7 +140,7 @@ static void descent_task(void *ctx, int t, int thread)
 /* one product with descent's kernel, on `pool` (NULL: the calling thread) */
 static void run_descent(const ds_dense_kernels *kern, problem *p, ds_pool *pool)
 {
-    if (p->op == BACKWARD_INPUT && kern->needs_doutT) /* as dense_run.c does */
+    if (p->op == BACKWARD_INPUT && p->B < kern->doutT_below) /* as dense_run.c does */
         for (int b = 0; b < p->B; b++)
             for (int o = 0; o < p->O; o++)
                 p->doutT[(size_t)o * p->B + b] = p->dout[(size_t)b * p->O + o];

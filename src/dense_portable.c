@@ -36,8 +36,10 @@ static void fwd(const ds_dense_fwd_args *g, int b0, int b1, int o0, int o1, floa
     }
 }
 
-static void bwd_inp(const ds_dense_bwd_inp_args *g, int b0, int b1, int i0, int i1)
+static void bwd_inp(const ds_dense_bwd_inp_args *g, int b0, int b1, int i0, int i1,
+                    float *scratch)
 {
+    (void)scratch;
     const int I = g->I, O = g->O;
     for (int b = b0; b < b1; b++) {
         const float *gr = g->dout + (size_t)b * O;
@@ -51,8 +53,10 @@ static void bwd_inp(const ds_dense_bwd_inp_args *g, int b0, int b1, int i0, int 
     }
 }
 
-static void bwd_w(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int o1)
+static void bwd_w(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int o1,
+                  float *scratch)
 {
+    (void)scratch;
     const int B = g->B, I = g->I, O = g->O;
     float p[CHUNK];
     for (int i = i0; i < i1; i++) {

@@ -148,6 +148,7 @@ void ds_update_run(const ds_exec *x, const ds_update *u)
  * then run over short strided rows.) */
 typedef struct {
     const ds_dense_kernels *kern;
+    const ds_exec *x;
     ds_dense_bwd_inp_args gi;
     ds_dense_bwd_w_args gw;
     float *dbias;
@@ -180,19 +181,19 @@ static void bias_grad(float *dbias, const float *dout, int B, int O, int set)
 
 static void bwd_task(void *ctx, int t, int thread)
 {
-    (void)thread;
     const bwd_job *j = ctx;
+    float *scratch = j->x->pack ? j->x->pack + (size_t)thread * j->x->pack_stride : NULL;
     int lo, hi;
     if (t < j->inp_parts) { /* dinp columns i */
         cut(j->gi.I, ROW_UNIT, j->inp_parts, t, &lo, &hi);
-        if (lo < hi) j->kern->backward_input(&j->gi, 0, j->gi.B, lo, hi);
+        if (lo < hi) j->kern->backward_input(&j->gi, 0, j->gi.B, lo, hi, scratch);
         return;
     }
     t -= j->inp_parts;
     if (t < j->w_parts) { /* dweight rows i (and dbias), then their update */
         const int last = t == j->w_parts - 1;
         cut(j->gw.I, ROW_UNIT, j->w_parts, t, &lo, &hi);
-        if (lo < hi) j->kern->backward_weight(&j->gw, lo, hi, 0, j->gw.O);
+        if (lo < hi) j->kern->backward_weight(&j->gw, lo, hi, 0, j->gw.O, scratch);
         if (last && j->dbias) bias_grad(j->dbias, j->gw.dout, j->gw.B, j->gw.O, j->gw.set);
         if (j->own) update_rows(j->own, lo, hi, last);
         return;
@@ -222,7 +223,7 @@ void ds_dense_backward_run(const ds_exec *x, const ds_dense_bwd *b)
     const int B = b->B, I = b->I, O = b->O;
     const int fast = fast_shape(x, I, O);
     const int relu = !b->g_is_dz && b->act->kind == DS_ACT_RELU;
-    const int transposed = fast && b->dinp && x->kern->needs_doutT;
+    const int transposed = fast && b->dinp && B < x->kern->doutT_below;
     const ds_update *own = b->own.opt && !b->dinp ? &b->own : NULL;
     if (fast && relu) {
         x->kern->relu_backward(b->g, b->z, transposed ? b->doutT : NULL, B, O);
@@ -243,6 +244,7 @@ void ds_dense_backward_run(const ds_exec *x, const ds_dense_bwd *b)
     }
     bwd_job j;
     j.kern = x->kern;
+    j.x = x;
     j.gi = (ds_dense_bwd_inp_args){b->dinp, b->g, b->doutT, b->weight, B, I, O};
     j.gw = (ds_dense_bwd_w_args){b->dweight, b->inp, b->g, B, I, O, b->zero_first};
     j.dbias = b->dbias;

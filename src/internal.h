@@ -69,7 +69,7 @@ typedef struct {
 typedef struct {
     float *dinp;         /* (B,I) out, overwritten */
     const float *dout;   /* (B,O) */
-    const float *doutT;  /* (O,B): dout transposed, for kernels that set needs_doutT */
+    const float *doutT;  /* (O,B): dout transposed, when B < the kernel's doutT_below */
     const float *weight; /* (I,O) */
     int B, I, O;
 } ds_dense_bwd_inp_args;
@@ -83,24 +83,40 @@ typedef struct {
               * shard's sum, started at +0, is never -0 */
 } ds_dense_bwd_w_args;
 
-/* Forward on DS_PACK_MIN_ROWS rows or more may copy blocks of inp (DS_PACK_K columns of
- * every row at a time) to a scratch buffer of ds_pack_floats(rows) floats, so that rows
- * whose stride is a multiple of 4 KB do not fight over the same cache sets. */
+/* Packing. Products over DS_PACK_MIN_ROWS batch rows or more may copy blocks of their
+ * operands to a per-thread scratch buffer of ds_pack_floats(rows) floats (rows: the batch
+ * rows B of the product, or b1 - b0 for forward), so that rows whose stride is a multiple
+ * of 4 KB do not fight over the same cache sets:
+ *   forward          blocks of inp, DS_PACK_K columns of every row at a time
+ *   backward_input   blocks of dout, the same way (dinp = dout @ weight^T directly)
+ *   backward_weight  blocks of inp^T and dout, at most DS_PACK_W_FLOATS floats
+ * Scratch NULL copies nothing (or only to small stack buffers): slower, the same bits. */
 #define DS_PACK_MIN_ROWS 128
 #define DS_PACK_K 128
-static inline size_t ds_pack_floats(int rows) { return ((size_t)rows + 16) * DS_PACK_K; }
+#define DS_PACK_W_FLOATS ((size_t)120 * 1024)
+static inline size_t ds_pack_floats(int rows)
+{
+    size_t f = ((size_t)rows + 16) * DS_PACK_K;
+    return f > DS_PACK_W_FLOATS ? f : DS_PACK_W_FLOATS;
+}
 
 typedef struct {
     ds_kernel kind;
-    int needs_doutT; /* backward_input reads doutT rather than dout */
+    /* backward_input reads doutT rather than dout for batches of fewer rows than this
+     * (0: never) */
+    int doutT_below;
     /* z, a for rows [b0,b1) and columns [o0,o1); scratch: ds_pack_floats(b1 - b0) floats
      * or NULL (then nothing is copied) */
     void (*forward)(const ds_dense_fwd_args *g, int b0, int b1, int o0, int o1,
                     float *scratch);
-    /* dinp for rows [b0,b1) and columns [i0,i1) */
-    void (*backward_input)(const ds_dense_bwd_inp_args *g, int b0, int b1, int i0, int i1);
-    /* dweight rows [i0,i1) and columns [o0,o1) */
-    void (*backward_weight)(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int o1);
+    /* dinp for rows [b0,b1) and columns [i0,i1); scratch: ds_pack_floats(g->B) floats or
+     * NULL */
+    void (*backward_input)(const ds_dense_bwd_inp_args *g, int b0, int b1, int i0, int i1,
+                           float *scratch);
+    /* dweight rows [i0,i1) and columns [o0,o1); scratch: ds_pack_floats(g->B) floats or
+     * NULL */
+    void (*backward_weight)(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int o1,
+                            float *scratch);
     /* relu's backward in place, g (B,O) = z > 0 ? g : 0 (act.c's bits), and gT (O,B) = the
      * result transposed when gT is not NULL */
     void (*relu_backward)(float *g, const float *z, float *gT, int B, int O);

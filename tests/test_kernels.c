@@ -84,7 +84,8 @@ static int check_shape(const ds_dense_kernels *k, int B, int I, int O, uint64_t 
     for (int with_bias = 0; with_bias < 2; with_bias++) {
         const float *bi = with_bias ? bias : NULL;
         ds_dense_fwd_args g = {z, with_bias ? a : NULL, inp, w, bi, B, I, O};
-        /* with scratch, tall products copy inp blocks: the same bits */
+        /* with scratch, tall products copy inp blocks: the same bits (backward_weight copies
+         * only for I a multiple of 512 or O of 1024, hence those shapes below) */
         float *scr = malloc(sizeof(float) * ds_pack_floats(B));
         k->forward(&g, 0, B, 0, O, scr);
         memcpy(relu, z, sizeof(float) * ny);
@@ -114,12 +115,20 @@ static int check_shape(const ds_dense_kernels *k, int B, int I, int O, uint64_t 
         }
     }
 
+    /* with scratch, tall products copy their operands: the same bits */
+    float *scr = malloc(sizeof(float) * ds_pack_floats(B));
+    ds_dense_bwd_inp_args gi = {dinp, dout, doutT, w, B, I, O};
+    k->backward_input(&gi, 0, B, 0, I, NULL);
+    memcpy(dinpr, dinp, sizeof(float) * nx);
+    k->backward_input(&gi, 0, B, 0, I, scr);
+    if (memcmp(dinpr, dinp, sizeof(float) * nx) != 0) {
+        fprintf(stderr, "  %s backward_input %dx%dx%d: scratch changes the bits\n",
+                ds_kernel_name(k->kind), B, I, O);
+        bad++;
+    }
     /* backward: reference dinp and dweight (+= onto dw0) */
     memcpy(dwr, dw0, sizeof(float) * (nw + (size_t)O));
     ds_dense_backward(dinpr, dwr, dwr + nw, dout, inp, w, scratch, B, I, O);
-
-    ds_dense_bwd_inp_args gi = {dinp, dout, doutT, w, B, I, O};
-    k->backward_input(&gi, 0, B, 0, I);
     float *mag_inp = mag;
     /* magnitudes of dinp: |dout| @ |w|^T, via the reference with dweight discarded */
     float *dummy = calloc(nw + (size_t)O, sizeof(float));
@@ -129,7 +138,16 @@ static int check_shape(const ds_dense_kernels *k, int B, int I, int O, uint64_t 
 
     memcpy(dw, dw0, sizeof(float) * nw);
     ds_dense_bwd_w_args gw = {dw, inp, dout, B, I, O, 0};
-    k->backward_weight(&gw, 0, I, 0, O);
+    k->backward_weight(&gw, 0, I, 0, O, NULL);
+    float *dwn = malloc(sizeof(float) * (nw + 1));
+    memcpy(dwn, dw, sizeof(float) * nw);
+    memcpy(dw, dw0, sizeof(float) * nw);
+    k->backward_weight(&gw, 0, I, 0, O, scr);
+    if (memcmp(dwn, dw, sizeof(float) * nw) != 0) {
+        fprintf(stderr, "  %s backward_weight %dx%dx%d: scratch changes the bits\n",
+                ds_kernel_name(k->kind), B, I, O);
+        bad++;
+    }
     memcpy(mag, adw0, sizeof(float) * nw);
     ds_dense_backward(NULL, mag, NULL, adout, ainp, aw, scratch, B, I, O);
     snprintf(what, sizeof what, "%s backward_weight %dx%dx%d", ds_kernel_name(k->kind), B, I,
@@ -140,18 +158,24 @@ static int check_shape(const ds_dense_kernels *k, int B, int I, int O, uint64_t 
         fprintf(stderr, "  %s: portable differs from the reference bits\n", what);
         bad++;
     }
-    /* set: the bits of adding onto zeros, whatever dweight held */
+    /* set: the bits of adding onto zeros, whatever dweight held (with and without
+     * scratch) */
     memset(dw, 0, sizeof(float) * nw);
-    k->backward_weight(&gw, 0, I, 0, O);
+    k->backward_weight(&gw, 0, I, 0, O, NULL);
     float *dws = malloc(sizeof(float) * (nw + 1));
-    for (size_t q = 0; q < nw; q++) dws[q] = NAN;
-    ds_dense_bwd_w_args gs = {dws, inp, dout, B, I, O, 1};
-    k->backward_weight(&gs, 0, I, 0, O);
-    if (memcmp(dw, dws, sizeof(float) * nw) != 0) {
-        fprintf(stderr, "  %s: set differs from adding onto zeros\n", what);
-        bad++;
+    for (int with_scratch = 0; with_scratch < 2; with_scratch++) {
+        for (size_t q = 0; q < nw; q++) dws[q] = NAN;
+        ds_dense_bwd_w_args gs = {dws, inp, dout, B, I, O, 1};
+        k->backward_weight(&gs, 0, I, 0, O, with_scratch ? scr : NULL);
+        if (memcmp(dw, dws, sizeof(float) * nw) != 0) {
+            fprintf(stderr, "  %s: set differs from adding onto zeros (scratch %d)\n", what,
+                    with_scratch);
+            bad++;
+        }
     }
     free(dws);
+    free(dwn);
+    free(scr);
 
     free(inp), free(w), free(bias), free(dout), free(dw0), free(ainp), free(aw), free(abias);
     free(adout), free(adw0), free(z), free(a), free(zr), free(mag), free(relu), free(doutT);
@@ -180,7 +204,9 @@ static void test_kernels_match_reference(void)
                 }
         static const int big[][3] = {{64, 784, 256}, {64, 256, 128}, {64, 128, 10},
                                      {33, 784, 17},  {65, 784, 129}, {100, 784, 1},
-                                     {7, 0, 5},      {129, 129, 129}};
+                                     {7, 0, 5},      {129, 129, 129}, {300, 400, 300},
+                                     {128, 17, 33},  {160, 33, 0},    {300, 512, 300},
+                                     {130, 33, 1024}, {128, 512, 33}};
         for (size_t s = 0; s < sizeof big / sizeof big[0]; s++) {
             int bad = check_shape(ks[q], big[s][0], big[s][1], big[s][2], 2);
             CHECK(bad == 0, "%s %dx%dx%d: %d elements off", ds_kernel_name(ks[q]->kind),
@@ -211,8 +237,9 @@ static void test_split_does_not_change_bits(void)
 {
     const ds_dense_kernels *ks[DS_KERNEL_COUNT];
     int nk = kernels_available(ks);
-    static const int shapes[][3] = {{77, 120, 96}, {64, 784, 65}, {45, 33, 129}, {5, 300, 40},
-                                    {300, 140, 70}, {257, 33, 129}};
+    static const int shapes[][3] = {{77, 120, 96},  {64, 784, 65},   {45, 33, 129},
+                                    {5, 300, 40},   {300, 140, 70},  {257, 33, 129},
+                                    {300, 400, 300}, {300, 512, 300}, {130, 33, 1024}};
     for (int q = 0; q < nk; q++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             int B = shapes[s][0], I = shapes[s][1], O = shapes[s][2];
@@ -236,8 +263,8 @@ static void test_split_does_not_change_bits(void)
             ds_dense_bwd_w_args g2 = {w2, inp, dout, B, I, O, 0};
             float *scr = malloc(sizeof(float) * ds_pack_floats(B));
             ks[q]->forward(&f1, 0, B, 0, O, scr);
-            ks[q]->backward_input(&i1, 0, B, 0, I);
-            ks[q]->backward_weight(&g1, 0, I, 0, O);
+            ks[q]->backward_input(&i1, 0, B, 0, I, scr);
+            ks[q]->backward_weight(&g1, 0, I, 0, O, scr);
             int rows[64], cols[64];
             for (int trial = 0; trial < 3; trial++) {
                 int nr = random_cuts(&r, B, rows, 64), nc = random_cuts(&r, O, cols, 64);
@@ -248,13 +275,15 @@ static void test_split_does_not_change_bits(void)
                 nc = random_cuts(&r, I, cols, 64);
                 for (int a = 0; a < nr; a++)
                     for (int c = 0; c < nc; c++)
-                        ks[q]->backward_input(&i2, rows[a], rows[a + 1], cols[c], cols[c + 1]);
+                        ks[q]->backward_input(&i2, rows[a], rows[a + 1], cols[c], cols[c + 1],
+                                              (a + c) % 2 ? scr : NULL);
                 memcpy(w2, dw0, sizeof(float) * nw);
                 nr = random_cuts(&r, I, rows, 64);
                 nc = random_cuts(&r, O, cols, 64);
                 for (int a = 0; a < nr; a++)
                     for (int c = 0; c < nc; c++)
-                        ks[q]->backward_weight(&g2, rows[a], rows[a + 1], cols[c], cols[c + 1]);
+                        ks[q]->backward_weight(&g2, rows[a], rows[a + 1], cols[c], cols[c + 1],
+                                               (a + c) % 2 ? scr : NULL);
                 CHECK(memcmp(z1, z2, sizeof(float) * ny) == 0 &&
                           memcmp(a1, a2, sizeof(float) * ny) == 0,
                       "%s forward %dx%dx%d: pieces differ from the whole",
@@ -299,8 +328,10 @@ static void test_vector_kernels_agree(void)
             ds_dense_bwd_inp_args gi = {out[v][1], dout, doutT, w, B, I, O};
             ds_dense_bwd_w_args gw = {out[v][2], inp, dout, B, I, O, 0};
             k->forward(&f, 0, B, 0, O, NULL);
-            k->backward_input(&gi, 0, B, 0, I);
-            k->backward_weight(&gw, 0, I, 0, O);
+            float *scr = malloc(sizeof(float) * ds_pack_floats(B));
+            k->backward_input(&gi, 0, B, 0, I, scr);
+            k->backward_weight(&gw, 0, I, 0, O, scr);
+            free(scr);
         }
         CHECK(memcmp(out[0][0], out[1][0], sizeof(float) * ny) == 0 &&
                   memcmp(out[0][1], out[1][1], sizeof(float) * nx) == 0 &&
@@ -413,10 +444,11 @@ static ds_dataset *make_data(int n)
     return d;
 }
 
-/* gradients and losses of three batches (77, 45 and 100 rows), then params after fit */
+/* gradients and losses of four batches (77, 45, 100 and 160 rows: tall batches copy their
+ * operands to scratch), then params after fit */
 typedef struct {
-    float *grads[3];
-    double loss[3];
+    float *grads[4];
+    double loss[4];
     float *params;
     double hist[4];
     float *pred; /* predictions for 300 rows after fit: tall products pack their panels */
@@ -426,9 +458,9 @@ static void run_model(ds_kernel kernel, int threads, const ds_dataset *d, run_re
 {
     ds_model *m = make_mlp(kernel, threads);
     size_t np = ds_model_n_params(m);
-    static const int rows[3] = {77, 45, 100};
+    static const int rows[4] = {77, 45, 100, 160};
     int r0 = 0;
-    for (int b = 0; b < 3; b++) {
+    for (int b = 0; b < 4; b++) {
         ds_rng drop = ds_rng_split(5, (uint64_t)b);
         ds_model_zero_grad(m);
         CHECK_OK(ds_model_train_batch_grad(m, d->x + (size_t)r0 * N_IN, d->y + (size_t)r0 * N_OUT,
@@ -458,7 +490,7 @@ static void run_model(ds_kernel kernel, int threads, const ds_dataset *d, run_re
 
 static void free_result(run_result *r)
 {
-    for (int b = 0; b < 3; b++) free(r->grads[b]);
+    for (int b = 0; b < 4; b++) free(r->grads[b]);
     free(r->params);
     free(r->pred);
 }
@@ -477,7 +509,7 @@ static void test_threads_same_bits(void)
               ds_kernel_name((ds_kernel)q), one.hist[0], one.hist[1]);
         for (int t = 2; t <= 3; t++) {
             run_model((ds_kernel)q, t, d, &many);
-            for (int b = 0; b < 3; b++) {
+            for (int b = 0; b < 4; b++) {
                 CHECK(memcmp(one.grads[b], many.grads[b], sizeof(float) * np) == 0,
                       "%s, %d threads: gradients of batch %d differ", ds_kernel_name((ds_kernel)q),
                       t, b);
@@ -508,7 +540,7 @@ static void test_kernels_train_alike(void)
         if (!ds_kernel_available((ds_kernel)q)) continue;
         run_result r;
         run_model((ds_kernel)q, 1, d, &r);
-        for (int b = 0; b < 3; b++) CHECK_CLOSE(r.loss[b], ref.loss[b], 1e-6, 1e-5);
+        for (int b = 0; b < 4; b++) CHECK_CLOSE(r.loss[b], ref.loss[b], 1e-6, 1e-5);
         CHECK_CLOSE(r.hist[1], ref.hist[1], 1e-5, 1e-4);
         CHECK_CLOSE(r.hist[2], ref.hist[2], 1e-5, 1e-4);
         free_result(&r);

@@ -416,8 +416,9 @@ static void *worker(void *arg)
         if (!reused)
             s = cli_run(&p->g->configs[c], &p->data[p->data_of[c]], cli_grid_seed(p->g, c, r),
                         NULL, NULL, NULL, NULL, r == 0, &p->res[i], &e);
-        pthread_mutex_lock(&p->lock);
+        /* outside the lock: one write() on an O_APPEND descriptor lands whole */
         if (!s && !reused && p->jr) s = journal_append(p->jr, key, &p->res[i], p->o->cache, &e);
+        pthread_mutex_lock(&p->lock);
         if (s && !p->failed) {
             p->failed = 1;
             p->err = e;

@@ -121,7 +121,6 @@ ds_status cli_idx_load(const char *images_path, cli_target_mode mode, int min_cl
         d->n_train = n;
         d->n_features = nf;
         d->x_train = malloc(sizeof(float) * (size_t)n * (size_t)nf);
-        cli_advise_huge_pages(d->x_train, sizeof(float) * (size_t)n * (size_t)nf);
         d->y_train = calloc((size_t)n * (size_t)d->n_targets, sizeof(float));
         d->train_rows = malloc(sizeof(int) * (size_t)n);
         d->feature_names = calloc((size_t)nf, sizeof(char *));

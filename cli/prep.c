@@ -666,7 +666,6 @@ ds_status cli_prep(const cli_table *t, const cli_prep_options *opts, cli_data **
 
     /* outputs */
     d->x_train = malloc((size_t)d->n_train * (size_t)nf * sizeof *d->x_train);
-    cli_advise_huge_pages(d->x_train, (size_t)d->n_train * (size_t)nf * sizeof *d->x_train);
     d->y_train = malloc((size_t)d->n_train * (size_t)d->n_targets * sizeof *d->y_train);
     if (!d->x_train || !d->y_train) goto nomem;
     if (d->n_test) {

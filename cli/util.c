@@ -1,7 +1,6 @@
 /*
  * util.c - see util.h.
  */
-#define _DEFAULT_SOURCE /* madvise advice names beyond POSIX */
 #include "util.h"
 
 #include <ctype.h>
@@ -9,10 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__linux__)
-#include <stdint.h>
-#include <sys/mman.h>
-#endif
 
 static ds_status vfail(ds_error *err, ds_status s, const char *fmt, va_list ap)
 {
@@ -46,17 +41,6 @@ int cli_eq_nocase(const char *a, const char *b)
     for (; *a && *b; a++, b++)
         if (tolower((unsigned char)*a) != tolower((unsigned char)*b)) return 0;
     return *a == *b;
-}
-
-void cli_advise_huge_pages(void *p, size_t n)
-{
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1), e = ((uintptr_t)p + n) & ~(huge - 1);
-    if (p && e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE); /* advice only */
-#else
-    (void)p, (void)n;
-#endif
 }
 
 char *cli_strdup(const char *s)

@@ -25,10 +25,6 @@ ds_status cli_fail_status(ds_error *err, ds_status s, const char *fmt, ...)
 int cli_eq_nocase(const char *a, const char *b);
 /* malloc'd copy; NULL when out of memory. */
 char *cli_strdup(const char *s);
-/* Asks the kernel to back the whole 2 MiB pages inside p[0..n) with huge pages (Linux
- * transparent huge pages; elsewhere nothing): a large data set read at random rows then
- * costs fewer TLB misses and page faults. Advice only; errors are ignored. */
-void cli_advise_huge_pages(void *p, size_t n);
 
 /* A growable string. */
 typedef struct {

@@ -965,23 +965,45 @@ ds_status cli_write_runs_csv(const cli_results *r, const char *path, ds_error *e
     for (int c = 0; c < r->n_configs; c++)
         for (int rep = 0; rep < r->n_repeats; rep++) {
             size_t i = (size_t)c * r->n_repeats + rep;
-            char prefix[4096];
+            /* the columns every history row of this run repeats, formatted once */
+            char *prefix = NULL;
+            size_t prefix_len = 0;
+            FILE *pf = open_memstream(&prefix, &prefix_len);
+            if (!pf) {
+                cli_atomic_abort(&a);
+                return cli_fail_status(err, DS_ERR_NOMEM, "out of memory");
+            }
+            for (int vv = 0; vv < r->n_vary; vv++) {
+                csv_field(pf, r->values[c * r->n_vary + vv]);
+                fputc(',', pf);
+            }
+            csv_field(pf, r->labels[c]);
+            fprintf(pf, ",%d,%" PRIu64 ",", rep, r->seeds[i]);
+            if (fclose(pf) != 0 || !prefix) {
+                free(prefix);
+                cli_atomic_abort(&a);
+                return cli_fail_status(err, DS_ERR_NOMEM, "out of memory");
+            }
             int last = -1;
             for (int k = 0; k < r->n_metrics; k++)
                 for (int e = 0; e < r->n_epochs; e++) {
                     double v = r->curves[(i * r->n_metrics + k) * r->n_epochs + e];
                     if (isnan(v)) continue;
                     if (e > last) last = e;
-                    for (int vv = 0; vv < r->n_vary; vv++) {
-                        csv_field(f, r->values[c * r->n_vary + vv]);
-                        fputc(',', f);
-                    }
-                    csv_field(f, r->labels[c]);
-                    fprintf(f, ",%d,%" PRIu64 ",%d,", rep, r->seeds[i], e);
+                    char num[16];
+                    int nd = (int)sizeof num;
+                    unsigned ev = (unsigned)e;
+                    num[--nd] = ',';
+                    do {
+                        num[--nd] = (char)('0' + ev % 10);
+                        ev /= 10;
+                    } while (ev);
+                    fwrite(prefix, 1, prefix_len, f);
+                    fwrite(num + nd, 1, sizeof num - (size_t)nd, f);
                     csv_field(f, r->metrics[k]);
                     fprintf(f, ",%.9g\n", v);
                 }
-            (void)prefix;
+            free(prefix);
             /* per-layer diagnostics: metric "diag/<layer>/<quantity>" */
             for (int l = 0; r->diag && l < r->n_diag_layers; l++) {
                 const char *ln = r->diag_layer_names[c * r->n_diag_layers + l];

@@ -122,16 +122,25 @@ static void write_predictions(FILE *f, const cli_data *p, const float *out, int 
     for (int r = 0; r < n; r++) {
         const float *o = out + (size_t)r * w;
         if (p->task == CLI_TARGET_REGRESSION) {
-            for (int k = 0; k < w; k++) fprintf(f, "%s%.9g", k ? ";" : "", (double)o[k]);
+            for (int k = 0; k < w; k++) {
+                if (k) fputc(';', f);
+                cli_put_g9(f, (double)o[k]);
+            }
         } else if (p->task == CLI_TARGET_BINARY) {
             csv_cell(f, p->label_names[o[0] > 0.5f ? 1 : 0]);
-            if (proba) fprintf(f, ",%.9g", (double)o[0]);
+            if (proba) {
+                fputc(',', f);
+                cli_put_g9(f, (double)o[0]);
+            }
         } else {
             int best = 0;
             for (int k = 1; k < w; k++)
                 if (o[k] > o[best]) best = k;
             csv_cell(f, p->label_names[best]);
-            for (int k = 0; proba && k < w; k++) fprintf(f, ",%.9g", (double)o[k]);
+            for (int k = 0; proba && k < w; k++) {
+                fputc(',', f);
+                cli_put_g9(f, (double)o[k]);
+            }
         }
         fputc('\n', f);
     }
@@ -317,13 +326,15 @@ int cmd_features(int argc, char **argv)
         fputc('\n', f);
         int ny = sm.prep->n_targets;
         for (int r = 0; r < n; r++) {
-            for (int u = 0; u < w; u++)
-                fprintf(f, "%s%.9g", u ? "," : "", (double)out[(size_t)r * w + u]);
+            for (int u = 0; u < w; u++) {
+                if (u) fputc(',', f);
+                cli_put_g9(f, (double)out[(size_t)r * w + u]);
+            }
             if (labelled) {
                 fputc(',', f);
                 const float *yr = y + (size_t)r * ny;
                 if (sm.prep->task == CLI_TARGET_REGRESSION) {
-                    fprintf(f, "%.9g", (double)yr[0]);
+                    cli_put_g9(f, (double)yr[0]);
                 } else {
                     int c = 0;
                     if (sm.prep->task == CLI_TARGET_ONEHOT) {

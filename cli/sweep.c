@@ -943,7 +943,11 @@ ds_status cli_write_history_csv(const cli_results *r, const char *path, ds_error
                         n++;
                     }
                 }
-                if (n) fprintf(f, ",%.9g", sum / n);
+                if (n) {
+                    char num[CLI_G9_SIZE];
+                    fputc(',', f);
+                    fwrite(num, 1, (size_t)cli_fmt_g9(num, sum / n), f);
+                }
                 else fputc(',', f);
             }
         fputc('\n', f);
@@ -1001,7 +1005,11 @@ ds_status cli_write_runs_csv(const cli_results *r, const char *path, ds_error *e
                     fwrite(prefix, 1, prefix_len, f);
                     fwrite(num + nd, 1, sizeof num - (size_t)nd, f);
                     csv_field(f, r->metrics[k]);
-                    fprintf(f, ",%.9g\n", v);
+                    char val[CLI_G9_SIZE + 2];
+                    int vl = cli_fmt_g9(val + 1, v);
+                    val[0] = ',';
+                    val[vl + 1] = '\n';
+                    fwrite(val, 1, (size_t)vl + 2, f);
                 }
             free(prefix);
             /* per-layer diagnostics: metric "diag/<layer>/<quantity>" */

@@ -9,6 +9,8 @@
 
 #include "descent.h"
 
+#include <stdio.h>
+
 /* Fills err with DS_ERR_ARG and a printf-style message; returns DS_ERR_ARG. */
 ds_status cli_fail(ds_error *err, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -25,6 +27,13 @@ ds_status cli_fail_status(ds_error *err, ds_status s, const char *fmt, ...)
 int cli_eq_nocase(const char *a, const char *b);
 /* malloc'd copy; NULL when out of memory. */
 char *cli_strdup(const char *s);
+/* v as printf's "%.9g" writes it (the same characters; checked against snprintf on
+ * millions of values), into buf of at least CLI_G9_SIZE bytes; returns the length.
+ * Several times faster than printf for the numbers of the CSV tables. */
+enum { CLI_G9_SIZE = 32 };
+int cli_fmt_g9(char *buf, double v);
+/* writes v to f as cli_fmt_g9 formats it */
+void cli_put_g9(FILE *f, double v);
 
 /* A growable string. */
 typedef struct {

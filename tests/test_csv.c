@@ -5,6 +5,7 @@
  * column. Run from the repository root (the bundled files are opened as data/...).
  */
 #include "../cli/table.h"
+#include "../cli/util.h"
 #include "harness.h"
 
 #include <stdint.h>
@@ -454,6 +455,40 @@ static void test_numbers_as_strtod(void)
           "123456789012345e-22 = %.17g", v);
 }
 
+/* cli_fmt_g9 writes what snprintf's "%.9g" writes: random bit patterns (every exponent,
+ * subnormals, NaN, infinities), fractions, float values, and decimal numbers with a 5 in
+ * the tenth significant digit (near ties, where only the exact binary value decides) */
+static void test_format_g9(void)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    int bad = 0, n = 0;
+    static const double special[] = {0.0, -0.0, 1.0, -1.0, 1e-5, 1e-4, 0.0001234567895,
+                                     999999999.5, 999999999.4, 1e9, 123456789.0, 1e300,
+                                     5e-324, 2.2250738585072014e-308, 1.7976931348623157e308};
+    for (int i = 0; i < 1000000 + (int)(sizeof special / sizeof *special); i++) {
+        double v;
+        if (i < (int)(sizeof special / sizeof *special)) {
+            v = special[i];
+        } else {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            switch (i % 4) {
+            case 0: memcpy(&v, &x, sizeof v); break;
+            case 1: v = (double)(x >> 11) / 9007199254740992.0; break;
+            case 2: v = (double)(float)((double)(x >> 11) / 9007199254740992.0 * 100.0); break;
+            default:
+                v = ((double)(x % 1000000000u) + 0.5) * pow(10.0, (double)((int)((x >> 40) % 40) - 29));
+            }
+        }
+        char want[64], got[CLI_G9_SIZE];
+        snprintf(want, sizeof want, "%.9g", v);
+        int len = cli_fmt_g9(got, v);
+        n++;
+        if (strcmp(want, got) != 0 || len != (int)strlen(want))
+            if (bad++ < 5) CHECK(0, "%.17g: '%s', snprintf gives '%s'", v, got, want);
+    }
+    CHECK(bad == 0, "%d of %d numbers formatted differently from snprintf", bad, n);
+}
+
 int main(void)
 {
     snprintf(tmp_dir, sizeof tmp_dir, "/tmp/descent_test_csv_XXXXXX");
@@ -471,6 +506,7 @@ int main(void)
     RUN(test_blocks);
     RUN(test_numbers);
     RUN(test_numbers_as_strtod);
+    RUN(test_format_g9);
     RUN(test_error_open);
     RUN(test_error_empty);
     RUN(test_error_header);

@@ -9,8 +9,9 @@ same run (alternating runs, median of --repeats), printed as tables with ratios.
                           threads: seconds per epoch, effective GFLOP/s, test accuracy and
                           peak memory, against bench/w2_torch.py (OpenBLAS threads pinned;
                           also with OPENBLAS_CORETYPE=SkylakeX where the CPU has AVX-512).
-  W3 kernels              build/bench/kernels (matrix products against OpenBLAS and the
-                          measured FMA peak), when built.
+  W3 kernels              build/bench/kernels (matrix products against the Debian BLAS
+                          libraries installed - OpenBLAS, BLIS, ATLAS, reference - and the
+                          measured FMA peak, one thread each), when built.
 
 Usage: bench.py BUILD [--repeats N] [--only W1,W2,W3]"""
 import argparse
@@ -174,7 +175,8 @@ def w3(build):
         print("\nW3 skipped: %s not built" % exe)
         return
     print()
-    subprocess.run([exe], cwd=ROOT)
+    subprocess.run([exe], cwd=ROOT,
+                   env=env_with(OPENBLAS_NUM_THREADS=1, BLIS_NUM_THREADS=1, OMP_NUM_THREADS=1))
 
 
 def main():

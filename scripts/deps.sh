@@ -5,13 +5,17 @@
 #                           reads outputs back), python3-numpy (examples/load_model.py)
 #                           and chromium (renders the report)
 #   scripts/deps.sh fuzz    the build packages plus clang (libFuzzer), for make fuzz
-#   scripts/deps.sh bench   the build's plus OpenBLAS, the yardstick of make bench
+#   scripts/deps.sh bench   the build's plus the BLAS libraries bench/kernels compares
+#                           against (runtime packages only, loaded with dlopen): OpenBLAS,
+#                           BLIS, ATLAS and the reference BLAS. All four register as
+#                           alternatives for libblas.so.3; OpenBLAS's priority (100) keeps
+#                           it the system's default.
 set -e
 pkgs="gcc make pkg-config libc6-dev libcsv-dev libinih-dev libjansson-dev zlib1g-dev"
 case "${1:-build}" in
     test) pkgs="$pkgs python3 python3-numpy chromium" ;;
     fuzz) pkgs="$pkgs clang" ;;
-    bench) pkgs="$pkgs libopenblas-dev" ;;
+    bench) pkgs="$pkgs libopenblas0-pthread libblis4-pthread libatlas3-base libblas3" ;;
 esac
 missing=""
 for p in $pkgs; do

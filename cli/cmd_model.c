@@ -87,19 +87,6 @@ static ds_status load(const model_args *ma, cli_saved_model *sm, cli_table **t, 
 
 /* ---------------------------------------------------------------------------------- */
 
-static void csv_cell(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
 
 /* predictions for every row: the label (or value), then with --proba the probability of
  * each class */
@@ -110,11 +97,11 @@ static void write_predictions(FILE *f, const cli_data *p, const float *out, int 
     if (proba && p->n_classes) {
         if (p->task == CLI_TARGET_BINARY) {
             fputs(",p_", f);
-            csv_cell(f, p->label_names[1]);
+            cli_csv_field(f, p->label_names[1]);
         } else {
             for (int k = 0; k < p->n_classes; k++) {
                 fputs(",p_", f);
-                csv_cell(f, p->label_names[k]);
+                cli_csv_field(f, p->label_names[k]);
             }
         }
     }
@@ -127,7 +114,7 @@ static void write_predictions(FILE *f, const cli_data *p, const float *out, int 
                 cli_put_g9(f, (double)o[k]);
             }
         } else if (p->task == CLI_TARGET_BINARY) {
-            csv_cell(f, p->label_names[o[0] > 0.5f ? 1 : 0]);
+            cli_csv_field(f, p->label_names[o[0] > 0.5f ? 1 : 0]);
             if (proba) {
                 fputc(',', f);
                 cli_put_g9(f, (double)o[0]);
@@ -136,7 +123,7 @@ static void write_predictions(FILE *f, const cli_data *p, const float *out, int 
             int best = 0;
             for (int k = 1; k < w; k++)
                 if (o[k] > o[best]) best = k;
-            csv_cell(f, p->label_names[best]);
+            cli_csv_field(f, p->label_names[best]);
             for (int k = 0; proba && k < w; k++) {
                 fputc(',', f);
                 cli_put_g9(f, (double)o[k]);
@@ -321,7 +308,7 @@ int cmd_features(int argc, char **argv)
         for (int u = 0; u < w; u++) fprintf(f, "%s%s_%d", u ? "," : "", name, u);
         if (labelled) {
             fputc(',', f);
-            csv_cell(f, sm.prep->target_name);
+            cli_csv_field(f, sm.prep->target_name);
         }
         fputc('\n', f);
         int ny = sm.prep->n_targets;
@@ -343,7 +330,7 @@ int cmd_features(int argc, char **argv)
                     } else {
                         c = (int)yr[0];
                     }
-                    csv_cell(f, sm.prep->label_names[c]);
+                    cli_csv_field(f, sm.prep->label_names[c]);
                 }
             }
             fputc('\n', f);

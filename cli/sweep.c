@@ -894,19 +894,6 @@ ds_status cli_sweep_run(const cli_grid *g, const cli_sweep_options *o, cli_resul
 /* writers */
 
 /* a CSV field, quoted when it holds a comma, quote or line break (RFC 4180) */
-static void csv_field(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
 
 ds_status cli_write_history_csv(const cli_results *r, const char *path, ds_error *err)
 {
@@ -918,13 +905,13 @@ ds_status cli_write_history_csv(const cli_results *r, const char *path, ds_error
     for (int c = 0; c < r->n_configs; c++)
         for (int k = 0; k < r->n_metrics; k++) {
             fputc(',', f);
-            csv_field(f, r->labels[c]);
+            cli_csv_field(f, r->labels[c]);
         }
     fputs("\nmetric", f);
     for (int c = 0; c < r->n_configs; c++)
         for (int k = 0; k < r->n_metrics; k++) {
             fputc(',', f);
-            csv_field(f, r->metrics[k]);
+            cli_csv_field(f, r->metrics[k]);
         }
     fputs("\nepoch", f);
     for (int i = 0; i < r->n_configs * r->n_metrics; i++) fputc(',', f);
@@ -962,7 +949,7 @@ ds_status cli_write_runs_csv(const cli_results *r, const char *path, ds_error *e
     if (s) return s;
     FILE *f = a.f;
     for (int v = 0; v < r->n_vary; v++) {
-        csv_field(f, r->vary_names[v]);
+        cli_csv_field(f, r->vary_names[v]);
         fputc(',', f);
     }
     fputs("configuration,repeat,seed,epoch,metric,value\n", f);
@@ -978,10 +965,10 @@ ds_status cli_write_runs_csv(const cli_results *r, const char *path, ds_error *e
                 return cli_fail_status(err, DS_ERR_NOMEM, "out of memory");
             }
             for (int vv = 0; vv < r->n_vary; vv++) {
-                csv_field(pf, r->values[c * r->n_vary + vv]);
+                cli_csv_field(pf, r->values[c * r->n_vary + vv]);
                 fputc(',', pf);
             }
-            csv_field(pf, r->labels[c]);
+            cli_csv_field(pf, r->labels[c]);
             fprintf(pf, ",%d,%" PRIu64 ",", rep, r->seeds[i]);
             if (fclose(pf) != 0 || !prefix) {
                 free(prefix);
@@ -1004,7 +991,7 @@ ds_status cli_write_runs_csv(const cli_results *r, const char *path, ds_error *e
                     } while (ev);
                     fwrite(prefix, 1, prefix_len, f);
                     fwrite(num + nd, 1, sizeof num - (size_t)nd, f);
-                    csv_field(f, r->metrics[k]);
+                    cli_csv_field(f, r->metrics[k]);
                     char val[CLI_G9_SIZE + 2];
                     int vl = cli_fmt_g9(val + 1, v);
                     val[0] = ',';
@@ -1022,10 +1009,10 @@ ds_status cli_write_runs_csv(const cli_results *r, const char *path, ds_error *e
                         double v = r->diag[((i * r->n_diag_layers + l) * CLI_N_DIAG + q) * r->n_epochs + e];
                         if (isnan(v)) continue;
                         for (int vv = 0; vv < r->n_vary; vv++) {
-                            csv_field(f, r->values[c * r->n_vary + vv]);
+                            cli_csv_field(f, r->values[c * r->n_vary + vv]);
                             fputc(',', f);
                         }
-                        csv_field(f, r->labels[c]);
+                        cli_csv_field(f, r->labels[c]);
                         fprintf(f, ",%d,%" PRIu64 ",%d,diag/%.*s/%s,%.9g\n", rep, r->seeds[i], e, nl,
                                 ln, cli_diag_names[q], v);
                     }
@@ -1034,10 +1021,10 @@ ds_status cli_write_runs_csv(const cli_results *r, const char *path, ds_error *e
                 double v = r->test[i * r->n_test + t];
                 if (isnan(v)) continue;
                 for (int vv = 0; vv < r->n_vary; vv++) {
-                    csv_field(f, r->values[c * r->n_vary + vv]);
+                    cli_csv_field(f, r->values[c * r->n_vary + vv]);
                     fputc(',', f);
                 }
-                csv_field(f, r->labels[c]);
+                cli_csv_field(f, r->labels[c]);
                 fprintf(f, ",%d,%" PRIu64 ",%d,test_%s,%.9g\n", rep, r->seeds[i], last,
                         r->test_metrics[t], v);
             }

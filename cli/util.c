@@ -118,6 +118,20 @@ int cli_fmt_g9(char *buf, double v)
     return n;
 }
 
+void cli_csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
 void cli_put_g9(FILE *f, double v)
 {
     char b[CLI_G9_SIZE];

@@ -32,6 +32,9 @@ char *cli_strdup(const char *s);
  * Several times faster than printf for the numbers of the CSV tables. */
 enum { CLI_G9_SIZE = 32 };
 int cli_fmt_g9(char *buf, double v);
+/* writes s to f as one CSV field: as it is, or quoted (inner quotes doubled) when it
+ * holds a comma, a quote or a line break */
+void cli_csv_field(FILE *f, const char *s);
 /* writes v to f as cli_fmt_g9 formats it */
 void cli_put_g9(FILE *f, double v);
 

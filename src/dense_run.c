@@ -36,7 +36,7 @@ static int fast_shape(const ds_exec *x, int I, int O)
 /* how many parts to cut a product of `work` multiply-adds into */
 static int parts_for(const ds_exec *x, long work)
 {
-    int t = ds_pool_threads(x->pool);
+    int t = ds_pool_parts(x->pool);
     return (t > 1 && work >= DS_PAR_MIN_WORK) ? t : 1;
 }
 

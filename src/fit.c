@@ -214,7 +214,7 @@ static void gather_rows(ds_model *m, const ds_dataset *d, const int *rows, int n
                         float *by)
 {
     gather_job j = {d, rows, n, 1, bx, by};
-    if ((long)n * d->n_x >= 16384) j.parts = ds_pool_threads(m->exec.pool);
+    if ((long)n * d->n_x >= 16384) j.parts = ds_pool_parts(m->exec.pool);
     ds_pool_run(j.parts > 1 ? m->exec.pool : NULL, j.parts, gather_task, &j);
 }
 

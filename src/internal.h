@@ -164,6 +164,11 @@ typedef void (*ds_task_fn)(void *ctx, int task, int thread);
 ds_status ds_pool_create(ds_pool **out, int n_threads, ds_error *err);
 void ds_pool_free(ds_pool *p);
 int ds_pool_threads(const ds_pool *p); /* 1 for NULL */
+/* How many parts to cut work into now: ds_pool_threads, or 1 while the pool finds its
+ * workers absent (the machine's other processors busy elsewhere: the caller then waited
+ * longer for them than it worked itself), until it tries them again. Which it is never
+ * changes a result: work is cut so that any cut gives the same bits. Caller only. */
+int ds_pool_parts(ds_pool *p);
 /* Runs fn(ctx, t, thread) for t in [0, n_tasks) on the workers and the caller; returns
  * when all are done. A NULL pool runs them in order on the caller (thread 0). */
 void ds_pool_run(ds_pool *p, int n_tasks, ds_task_fn fn, void *ctx);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alloc_count.h" /* n_allocs, COUNT_MALLOC */
 
@@ -633,9 +634,49 @@ static void test_threaded_fit_allocates_nothing(void)
 #endif
 }
 
+/* the pool leaves out a worker it keeps waiting for, and later tries it again: the
+ * caller's task takes 0.2 ms, a worker's 5 ms (it sleeps) */
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void slow_worker_task(void *ctx, int t, int thread)
+{
+    (void)ctx, (void)t;
+    if (thread == 0) {
+        double end = now_s() + 2e-4;
+        while (now_s() < end) {
+        }
+    } else {
+        struct timespec d = {0, 5000000};
+        nanosleep(&d, NULL);
+    }
+}
+
+static void test_pool_leaves_out_absent_worker(void)
+{
+    ds_pool *p = NULL;
+    CHECK_OK(ds_pool_create(&p, 2, NULL));
+    if (!p) return;
+    CHECK(ds_pool_parts(p) == 2, "a new pool cuts work in %d", ds_pool_parts(p));
+    for (int r = 0; r < 64; r++) ds_pool_run(p, 2, slow_worker_task, NULL);
+    int first = ds_pool_parts(p);
+    CHECK(first == 1, "after 64 runs spent waiting for the worker, work is still cut in %d",
+          first);
+    int calls = 1;
+    while (ds_pool_parts(p) == 1 && calls < 1000000) calls++;
+    CHECK(calls > 100 && calls < 1000000, "the worker was left out for %d calls", calls);
+    CHECK(ds_pool_parts(p) == 2, "the worker was not tried again");
+    ds_pool_free(p);
+}
+
 int main(void)
 {
     RUN(test_kernels_match_reference);
+    RUN(test_pool_leaves_out_absent_worker);
     RUN(test_split_does_not_change_bits);
     RUN(test_vector_kernels_agree);
     RUN(test_kernel_names_and_env);

@@ -190,6 +190,11 @@ typedef enum {
 double ds_loss_compute(const ds_loss *loss, ds_loss_input in, const float *out,
                        const float *z, const float *y, int n, int w, float *dz,
                        float scale);
+/* ds_loss_compute for binary crossentropy without smoothing on one sigmoid unit's logits
+ * z (n rows), which also writes the unit's output sig = sigmoid(z) with act.c's bits: the
+ * training step then skips the activation and computes e^-|z| once. dz must not be NULL. */
+double ds_loss_bce_sigmoid_fused(const float *z, const float *y, int n, float *sig, float *dz,
+                                 float scale);
 /* Per-row correct counts and error sums for metrics, added into acc[i] for each metric. */
 void ds_metric_accumulate(ds_metric_kind k, const float *out, const float *y, int n, int w,
                           double *acc);

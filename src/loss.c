@@ -158,7 +158,7 @@ static inline float clipf(float v, float lo, float hi) { return v < lo ? lo : (v
  * general case's operations in the same order, without its per-row dispatch. The terms
  * of a block of rows first (a loop the compiler vectorizes), then their sum in order. */
 DS_VECTOR_CLONES static double bce_logits_one_unit(const float *z, const float *y, int n,
-                                                   float *dz, float factor)
+                                                   float *dz, float factor, float *sig)
 {
     double total = 0.0;
     float term[64], eb[64];
@@ -171,7 +171,16 @@ DS_VECTOR_CLONES static double bce_logits_one_unit(const float *z, const float *
             eb[i] = e;
             term[i] = (x > 0.0f ? x : 0.0f) - x * t + ds_log1pf_unit(e);
         }
-        if (dz) {
+        if (dz && sig) { /* with the sigmoid itself, as act.c computes it */
+            float *db = dz + r0, *sb = sig + r0;
+            for (int i = 0; i < m; i++) {
+                float x = zb[i], t = yb[i], e = eb[i];
+                float pos = 1.0f / (1.0f + e), neg = e / (1.0f + e);
+                float sg = x >= 0.0f ? pos : neg;
+                sb[i] = sg;
+                db[i] = factor * (sg - t);
+            }
+        } else if (dz) {
             float *db = dz + r0;
             for (int i = 0; i < m; i++) {
                 float x = zb[i], t = yb[i], e = eb[i];
@@ -184,6 +193,12 @@ DS_VECTOR_CLONES static double bce_logits_one_unit(const float *z, const float *
     return total;
 }
 
+double ds_loss_bce_sigmoid_fused(const float *z, const float *y, int n, float *sig, float *dz,
+                                 float scale)
+{
+    return bce_logits_one_unit(z, y, n, dz, scale, sig);
+}
+
 double ds_loss_compute(const ds_loss *loss, ds_loss_input in, const float *out,
                        const float *z, const float *y, int n, int w, float *dz, float scale)
 {
@@ -193,7 +208,7 @@ double ds_loss_compute(const ds_loss *loss, ds_loss_input in, const float *out,
     if (loss->kind == DS_LOSS_BINARY_CROSSENTROPY && in == DS_LOSS_FROM_SIGMOID_LOGITS &&
         w == 1 && ls == 0.0f) {
         /* one sigmoid output, no smoothing (the course's logistic regression) */
-        return bce_logits_one_unit(z, y, n, dz, scale * inv_w);
+        return bce_logits_one_unit(z, y, n, dz, scale * inv_w, NULL);
     }
     for (int r = 0; r < n; r++) {
         const float *o = out + (size_t)r * w;

@@ -502,15 +502,20 @@ nomem:
     return ds_fail(err, DS_ERR_NOMEM, "model: out of memory for a batch of %d rows", rows);
 }
 
-void ds_model_forward(ds_model *m, const float *x, int n, int training, ds_rng *dropout_rng)
+/* The forward pass; with defer_last_act, the last (dense) layer stops at its
+ * pre-activation z, and whoever called fills its output a. */
+static void model_forward(ds_model *m, const float *x, int n, int training,
+                          ds_rng *dropout_rng, int defer_last_act)
 {
+    static const ds_activation linear = {DS_ACT_LINEAR, 0.0f};
     const float *inp = x;
     for (int k = 0; k < m->n_layers; k++) {
         const ds_layer *l = &m->layers[k];
         size_t len = (size_t)n * (size_t)l->n_out;
         if (l->kind == DS_LAYER_DENSE) {
-            ds_dense_forward_run(&m->exec, &l->dense.activation, m->keras, m->z[k], m->a[k], inp,
-                                 m->params + l->w_off,
+            int defer = defer_last_act && k == m->n_layers - 1;
+            ds_dense_forward_run(&m->exec, defer ? &linear : &l->dense.activation, m->keras,
+                                 m->z[k], defer ? m->z[k] : m->a[k], inp, m->params + l->w_off,
                                  l->b_off >= 0 ? m->params + l->b_off : NULL, n, l->n_in,
                                  l->n_out);
         } else if (training && l->rate > 0.0f && dropout_rng) {
@@ -527,6 +532,11 @@ void ds_model_forward(ds_model *m, const float *x, int n, int training, ds_rng *
         }
         inp = m->a[k];
     }
+}
+
+void ds_model_forward(ds_model *m, const float *x, int n, int training, ds_rng *dropout_rng)
+{
+    model_forward(m, x, n, training, dropout_rng, 0);
 }
 
 /* The backward pass after a forward over the same n rows: d holds the loss gradient
@@ -602,12 +612,17 @@ ds_status ds_model_train_batch_grad(ds_model *m, const float *x, const float *y,
     if (!m->compiled) return ds_fail(err, DS_ERR_STATE, "train batch: model not compiled");
     ds_status s = ds_model_reserve(m, n, err);
     if (s) return s;
-    ds_model_forward(m, x, n, 1, dropout_rng);
     int L = m->n_layers - 1;
     int w = m->layers[L].n_out;
     int logits = m->loss_input != DS_LOSS_FROM_PROBS;
-    double sum = ds_loss_compute(&m->compile.loss, m->loss_input, m->a[L], m->z[L], y, n, w,
-                                 m->d0, 1.0f / (float)n);
+    /* one sigmoid unit under binary crossentropy (the course's logistic regression): the
+     * loss computes the sigmoid with the loss and its gradient, from one e^-|z| */
+    int fused = m->loss_input == DS_LOSS_FROM_SIGMOID_LOGITS && w == 1 &&
+                m->compile.loss.label_smoothing == 0.0f;
+    model_forward(m, x, n, 1, dropout_rng, fused);
+    double sum = fused ? ds_loss_bce_sigmoid_fused(m->z[L], y, n, m->a[L], m->d0, 1.0f / (float)n)
+                       : ds_loss_compute(&m->compile.loss, m->loss_input, m->a[L], m->z[L], y,
+                                         n, w, m->d0, 1.0f / (float)n);
     model_backward(m, x, n, m->d0, logits, 0);
     if (loss) *loss = sum / n;
     return DS_OK;
@@ -628,12 +643,17 @@ double ds_model_inference_grad(ds_model *m, const float *x, const float *y, int 
 int ds_model_train_step(ds_model *m, const float *x, const float *y, int n,
                         ds_rng *dropout_rng, int stop_nonfinite, double *loss)
 {
-    ds_model_forward(m, x, n, 1, dropout_rng);
     int L = m->n_layers - 1;
     int w = m->layers[L].n_out;
     int logits = m->loss_input != DS_LOSS_FROM_PROBS;
-    double sum = ds_loss_compute(&m->compile.loss, m->loss_input, m->a[L], m->z[L], y, n, w,
-                                 m->d0, 1.0f / (float)n);
+    /* one sigmoid unit under binary crossentropy (the course's logistic regression): the
+     * loss computes the sigmoid with the loss and its gradient, from one e^-|z| */
+    int fused = m->loss_input == DS_LOSS_FROM_SIGMOID_LOGITS && w == 1 &&
+                m->compile.loss.label_smoothing == 0.0f;
+    model_forward(m, x, n, 1, dropout_rng, fused);
+    double sum = fused ? ds_loss_bce_sigmoid_fused(m->z[L], y, n, m->a[L], m->d0, 1.0f / (float)n)
+                       : ds_loss_compute(&m->compile.loss, m->loss_input, m->a[L], m->z[L], y,
+                                         n, w, m->d0, 1.0f / (float)n);
     *loss = sum / n;
     if (stop_nonfinite && !isfinite(*loss)) return 0;
     if (ds_optim_elementwise(&m->opt)) {

@@ -175,6 +175,44 @@ static void test_bce_loop_bits(void)
     }
 }
 
+/* The training step of one sigmoid unit under binary crossentropy takes the sigmoid from
+ * the loss (one e^-|z| for both): the unit's output after the step has the bits the
+ * activation would have given, and the loss those of ds_loss_compute. */
+static void test_fused_sigmoid_step(void)
+{
+    enum { N = 37, I = 4 };
+    float x[N * I], y[N];
+    ds_rng r;
+    ds_rng_seed(&r, 11);
+    for (int i = 0; i < N * I; i++) x[i] = (float)(6.0 * ds_rng_uniform(&r) - 3.0);
+    for (int i = 0; i < N; i++) y[i] = ds_rng_uniform(&r) < 0.5 ? 0.0f : 1.0f;
+    ds_model *m = NULL;
+    CHECK_OK(ds_model_create(&m, I, NULL));
+    if (!m) return;
+    ds_dense_config d = ds_dense_defaults(1);
+    d.activation = ds_activation_defaults(DS_ACT_SIGMOID);
+    CHECK_OK(ds_model_add_dense(m, &d, NULL));
+    CHECK_OK(ds_model_build(m, 5, NULL));
+    ds_compile_config cc = ds_compile_defaults(); /* binary_crossentropy, rmsprop */
+    CHECK_OK(ds_model_compile(m, &cc, NULL));
+    CHECK_OK(ds_model_reserve(m, N, NULL));
+    for (int step = 0; step < 3; step++) {
+        double loss = 0.0;
+        CHECK(ds_model_train_step(m, x, y, N, NULL, 1, &loss), "step %d", step);
+        const float *z = m->z[0], *a = m->a[0];
+        float want[N];
+        ds_activation sig = {.kind = DS_ACT_SIGMOID};
+        ds_act_forward(&sig, DS_KERAS_2, want, z, N, 1);
+        CHECK(memcmp(want, a, sizeof want) == 0, "step %d: the output differs from sigmoid(z)",
+              step);
+        double ref = ds_loss_compute(&cc.loss, DS_LOSS_FROM_SIGMOID_LOGITS, a, z, y, N, 1, NULL,
+                                     1.0f) / N;
+        CHECK(memcmp(&ref, &loss, sizeof ref) == 0, "step %d: loss %.17g, ds_loss_compute %.17g",
+              step, loss, ref);
+    }
+    ds_model_free(m);
+}
+
 int main(void)
 {
     RUN(test_expf_accuracy);
@@ -182,5 +220,6 @@ int main(void)
     RUN(test_log1pf_unit);
     RUN(test_sigmoid_loop_bits);
     RUN(test_bce_loop_bits);
+    RUN(test_fused_sigmoid_step);
     return HARNESS_DONE();
 }

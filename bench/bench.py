@@ -8,7 +8,8 @@ same run (alternating runs, median of --repeats), printed as tables with ratios.
   W2 fashion-mlp          784-256-128-10 on Fashion-MNIST, 3 epochs, batch 64, at 1 and 2
                           threads: seconds per epoch, effective GFLOP/s, test accuracy and
                           peak memory, against bench/w2_torch.py (OpenBLAS threads pinned;
-                          also with OPENBLAS_CORETYPE=SkylakeX where the CPU has AVX-512).
+                          also with OPENBLAS_CORETYPE=SkylakeX where the CPU has AVX-512),
+                          and descent with zero skipping off (DESCENT_SKIP_ZEROS=0).
   W3 kernels              build/bench/kernels (matrix products against the Debian BLAS
                           libraries installed - OpenBLAS, BLIS, ATLAS, reference - and the
                           measured FMA peak, one thread each), when built.
@@ -129,7 +130,12 @@ def w2(build, repeats):
     systems = []
     for th in (1, 2):
         systems.append(("descent, %d thread%s" % (th, "s" if th > 1 else ""),
-                        [descent] + common + ["--threads", str(th)], None, th))
+                        [descent] + common + ["--threads", str(th)],
+                        env_with(DESCENT_SKIP_ZEROS=None), th))
+    for th in (1, 2):
+        systems.append(("descent, %d thread%s, zeros not skipped" % (th, "s" if th > 1 else ""),
+                        [descent] + common + ["--threads", str(th)],
+                        env_with(DESCENT_SKIP_ZEROS=0), th))
     for th in (1, 2):
         systems.append(("PyTorch, %d thread%s" % (th, "s" if th > 1 else ""),
                         [PY, "bench/w2_torch.py", str(th)],

@@ -536,6 +536,18 @@ ds_status ds_model_set_kernel(ds_model *m, ds_kernel k, ds_error *err);
 /* The kernel the model runs (resolved: never AUTO). */
 ds_kernel ds_model_kernel(const ds_model *m);
 
+/* Zero skipping. Where most of a dense layer's inputs in a batch are exactly zero (the
+ * background pixels of images, the units relu switched off), the avx512 kernels compute
+ * the forward product and the weight gradient without the zero terms: Fashion-MNIST's
+ * pixels are half zeros. The results are those of the full products bit for bit (a
+ * result that is exactly zero may come out as -0 rather than +0, and a 0 x inf that the
+ * full product would turn into NaN is left out), so this changes speed only. Each batch
+ * is looked at first and the zeros skipped only where that leaves out at least a quarter
+ * of the terms. On by default; ds_model_create reads DESCENT_SKIP_ZEROS (0 turns it off,
+ * 1 on) once. */
+ds_status ds_model_set_skip_zeros(ds_model *m, int on, ds_error *err);
+int ds_model_skip_zeros(const ds_model *m);
+
 /* Runs the model's batch work on n threads (the caller and n - 1 workers the model
  * owns; default 1, at most DS_MAX_THREADS). Products too small to gain stay on the
  * calling thread. A model must still be used from one thread at a time. Starting the

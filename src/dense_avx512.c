@@ -638,8 +638,8 @@ T512 static void relu_bwd(float *g, const float *z, float *gT, int B, int O)
     }
 }
 
-const ds_dense_kernels ds_dense_kernels_avx512 = {DS_KERNEL_AVX512, DS_PACK_MIN_ROWS, fwd,
-                                                  bwd_inp, bwd_w, relu_bwd};
+const ds_dense_kernels ds_dense_kernels_avx512 = {
+    DS_KERNEL_AVX512, DS_PACK_MIN_ROWS, fwd, bwd_inp, bwd_w, relu_bwd, &ds_sparse_kernels_avx512};
 
 #else
 typedef int ds_dense_avx512_empty; /* ISO C wants something in a translation unit */

@@ -89,4 +89,4 @@ static void relu_bwd(float *g, const float *z, float *gT, int B, int O)
 }
 
 const ds_dense_kernels ds_dense_kernels_portable = {DS_KERNEL_PORTABLE, 0, fwd, bwd_inp, bwd_w,
-                                                    relu_bwd};
+                                                    relu_bwd, NULL};

@@ -46,6 +46,7 @@ static int parts_for(const ds_exec *x, long work)
 typedef struct {
     const ds_dense_kernels *kern;
     const ds_exec *x;
+    const ds_sparsity *sp; /* skip inp's zeros, or NULL */
     ds_dense_fwd_args g;
     const ds_activation *act; /* applied per rectangle when elementwise, else NULL */
     ds_keras_version kv;
@@ -60,8 +61,12 @@ static void fwd_task(void *ctx, int t, int thread)
     cut(j->g.B, ROW_UNIT, j->row_parts, t / j->col_parts, &b0, &b1);
     cut(j->g.O, COL_UNIT, j->col_parts, t % j->col_parts, &o0, &o1);
     if (b0 == b1 || o0 == o1) return;
-    j->kern->forward(&j->g, b0, b1, o0, o1,
-                     j->x->pack ? j->x->pack + (size_t)thread * j->x->pack_stride : NULL);
+    if (j->sp)
+        j->kern->sparse->forward(&j->g, j->sp, b0, b1, o0, o1,
+                                 j->x->sparse + (size_t)thread * j->x->sparse_stride);
+    else
+        j->kern->forward(&j->g, b0, b1, o0, o1,
+                         j->x->pack ? j->x->pack + (size_t)thread * j->x->pack_stride : NULL);
     if (j->act) { /* elementwise: each row piece on its own */
         const size_t O = (size_t)j->g.O;
         for (int b = b0; b < b1; b++)
@@ -71,7 +76,7 @@ static void fwd_task(void *ctx, int t, int thread)
 
 void ds_dense_forward_run(const ds_exec *x, const ds_activation *act, ds_keras_version kv,
                           float *z, float *a, const float *inp, const float *weight,
-                          const float *bias, int B, int I, int O)
+                          const float *bias, int B, int I, int O, const ds_sparsity *sp)
 {
     if (!fast_shape(x, I, O)) {
         ds_dense_forward(z, inp, weight, bias, B, I, O);
@@ -81,6 +86,7 @@ void ds_dense_forward_run(const ds_exec *x, const ds_activation *act, ds_keras_v
     fwd_job j;
     j.kern = x->kern;
     j.x = x;
+    j.sp = sp && sp->fwd && sp->B == B && ds_sparsity_eligible(x, I, O) ? sp : NULL;
     j.g = (ds_dense_fwd_args){z, NULL, inp, weight, bias, B, I, O};
     j.act = NULL;
     j.kv = kv;
@@ -152,6 +158,7 @@ typedef struct {
     ds_dense_bwd_inp_args gi;
     ds_dense_bwd_w_args gw;
     float *dbias;
+    const ds_sparsity *sp;    /* dweight skips inp's zeros, or NULL */
     const ds_update *own;     /* applied in the dweight tasks, or NULL */
     const ds_update *pending; /* another layer's update, run alongside, or NULL */
     int inp_parts, w_parts, upd_parts;
@@ -193,7 +200,11 @@ static void bwd_task(void *ctx, int t, int thread)
     if (t < j->w_parts) { /* dweight rows i (and dbias), then their update */
         const int last = t == j->w_parts - 1;
         cut(j->gw.I, ROW_UNIT, j->w_parts, t, &lo, &hi);
-        if (lo < hi) j->kern->backward_weight(&j->gw, lo, hi, 0, j->gw.O, scratch);
+        if (j->sp)
+            j->kern->sparse->backward_weight(&j->gw, j->sp, lo, hi, 0, j->gw.O,
+                                             j->x->sparse + (size_t)thread * j->x->sparse_stride);
+        else if (lo < hi)
+            j->kern->backward_weight(&j->gw, lo, hi, 0, j->gw.O, scratch);
         if (last && j->dbias) bias_grad(j->dbias, j->gw.dout, j->gw.B, j->gw.O, j->gw.set);
         if (j->own) update_rows(j->own, lo, hi, last);
         return;
@@ -248,6 +259,7 @@ void ds_dense_backward_run(const ds_exec *x, const ds_dense_bwd *b)
     j.gi = (ds_dense_bwd_inp_args){b->dinp, b->g, b->doutT, b->weight, B, I, O};
     j.gw = (ds_dense_bwd_w_args){b->dweight, b->inp, b->g, B, I, O, b->zero_first};
     j.dbias = b->dbias;
+    j.sp = b->sp && b->sp->bwd && b->sp->B == B && ds_sparsity_eligible(x, I, O) ? b->sp : NULL;
     j.own = own;
     j.pending = &b->pending;
     int parts = parts_for(x, (long)B * I * O);

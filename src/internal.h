@@ -120,6 +120,9 @@ typedef struct {
     /* relu's backward in place, g (B,O) = z > 0 ? g : 0 (act.c's bits), and gT (O,B) = the
      * result transposed when gT is not NULL */
     void (*relu_backward)(float *g, const float *z, float *gT, int B, int O);
+    /* the zero-skipping products (see ds_sparsity below), or NULL when these kernels
+     * have none */
+    const struct ds_sparse_kernels *sparse;
 } ds_dense_kernels;
 
 extern const ds_dense_kernels ds_dense_kernels_portable;
@@ -128,7 +131,66 @@ extern const ds_dense_kernels ds_dense_kernels_portable;
 #define DS_HAVE_X86_KERNELS 1
 extern const ds_dense_kernels ds_dense_kernels_avx2;
 extern const ds_dense_kernels ds_dense_kernels_avx512;
+extern const struct ds_sparse_kernels ds_sparse_kernels_avx512;
 #endif
+
+/* ---- skipping zero inputs (sparsity.c; kernels in dense_sparse_avx512.c) ----
+ * Where many inputs of a dense layer are exactly zero (the background pixels of an image,
+ * the units relu switched off), forward and backward_weight can leave out the terms
+ * inp[b,k] * w and inp[b,k] * dout[b,o] that are zero. Each result element is still one
+ * chain of fused multiply-adds in the reference order, less terms that add an exact zero,
+ * so results are the dense FMA kernels' bit for bit: a sum that is exactly zero may come
+ * out as -0 rather than +0 (after an underflow), and a skipped 0 x inf makes no NaN.
+ * ds_sparsity describes a batch's nonzero inputs in the two forms the kernels read:
+ *   lists  per pair of rows (2p, 2p + 1): the columns k where either row is nonzero,
+ *          ascending: forward loads each weight row once for both rows of a pair
+ *   masks  per shard s of DS_SHARD_ROWS rows and column k: bit r set when inp[32 s + r, k]
+ *          is nonzero: backward_weight takes columns in pairs (k, k + 1), which share
+ *          the rows of dout they load (neighbouring pixels are often zero together)
+ * A batch takes the zero-skipping products when they leave out enough terms
+ * (DS_SPARSE_MAX_DENSITY); that decision changes speed, never a result. */
+#define DS_SPARSE_MAX_DENSITY 0.75
+/* the forward kernels' column panel and the most rows of weight one copy of it holds */
+#define DS_SPARSE_PANEL 128
+#define DS_SPARSE_KMAX 1024
+
+typedef struct {
+    int B, I;          /* the batch described: inp (B,I), row-major */
+    int fwd, bwd;      /* whether forward / backward_weight skip zeros for it */
+    size_t stride;     /* ints between two pairs' lists: I + 16 (vector stores) */
+    int *len;          /* (cap_rows + 1) / 2: pair p's list length */
+    int *idx;          /* pair p's list at idx + p * stride */
+    uint32_t *mask;    /* mask[s * I + k] */
+    int cap_rows, cap_cols;
+    int idle;          /* batches left before a layer found dense looks again */
+} ds_sparsity;
+
+typedef struct ds_sparse_kernels {
+    /* lists of the row pairs and masks of the shards that rows [r0, r1) cover (r0 a
+     * multiple of DS_SHARD_ROWS); returns the terms forward (list entries x 2 rows) and
+     * backward_weight (rows of the column pairs' masks x 2 columns) would compute */
+    void (*build)(ds_sparsity *sp, const float *inp, int r0, int r1, long *fwd_terms,
+                  long *bwd_terms);
+    /* forward over rows [b0,b1) (b0 even) and columns [o0,o1), as the forward kernel;
+     * panel: ds_sparse_scratch floats of this thread */
+    void (*forward)(const ds_dense_fwd_args *g, const ds_sparsity *sp, int b0, int b1,
+                    int o0, int o1, float *panel);
+    /* backward_weight for rows [i0,i1) (i0 even) and columns [o0,o1), as the
+     * backward_weight kernel; scratch: ds_sparse_scratch floats */
+    void (*backward_weight)(const ds_dense_bwd_w_args *g, const ds_sparsity *sp, int i0,
+                            int i1, int o0, int o1, float *scratch);
+} ds_sparse_kernels;
+
+/* Scratch per thread the zero-skipping kernels need for a layer of I inputs and O
+ * outputs over batches of up to `rows` rows. */
+static inline size_t ds_sparse_scratch(int rows, int I, int O)
+{
+    size_t panel = (size_t)(I < DS_SPARSE_KMAX ? I : DS_SPARSE_KMAX) * DS_SPARSE_PANEL;
+    size_t shards = ((size_t)rows + DS_SHARD_ROWS - 1) / DS_SHARD_ROWS;
+    size_t dout = shards * DS_SHARD_ROWS *
+                  (((size_t)O + DS_SPARSE_PANEL - 1) / DS_SPARSE_PANEL * DS_SPARSE_PANEL);
+    return (panel > dout ? panel : dout) + 16;
+}
 
 /* Elementwise loops of the activations and losses (src/mathf.h's functions) compiled
  * for AVX-512, AVX2 and the baseline, the best chosen when the program starts (GNU
@@ -255,15 +317,29 @@ typedef struct {
     ds_pool *pool;
     float *pack;        /* per thread, pack_stride floats each; NULL: no packing */
     size_t pack_stride; /* ds_pack_floats(the rows reserved) */
+    float *sparse;        /* per thread, sparse_stride floats each, for the zero-skipping
+                             kernels; NULL: none */
+    size_t sparse_stride; /* ds_sparse_scratch of the largest layer that may skip zeros */
+    int skip_zeros;       /* ds_model_set_skip_zeros */
 } ds_exec;
+
+/* A description for batches of up to `rows` rows of I inputs, or NULL (out of memory). */
+ds_sparsity *ds_sparsity_create(int rows, int I);
+void ds_sparsity_free(ds_sparsity *sp);
+/* Whether a layer of I inputs and O outputs may skip zeros with x's kernels. */
+int ds_sparsity_eligible(const ds_exec *x, int I, int O);
+/* Describes inp (B,I) in sp and decides sp->fwd and sp->bwd (both 0 when B exceeds
+ * sp's rows or I its columns), on x's threads. */
+void ds_sparsity_prepare(const ds_exec *x, ds_sparsity *sp, const float *inp, int B, int I);
 
 /* Products below this many multiply-adds stay on the calling thread. */
 #define DS_PAR_MIN_WORK (1L << 18)
 
-/* z (B,O) = inp @ weight + bias, then a = act(z). */
+/* z (B,O) = inp @ weight + bias, then a = act(z); skipping inp's zeros when sp (NULL:
+ * never) describes inp and chose to. */
 void ds_dense_forward_run(const ds_exec *x, const ds_activation *act, ds_keras_version kv,
                           float *z, float *a, const float *inp, const float *weight,
-                          const float *bias, int B, int I, int O);
+                          const float *bias, int B, int I, int O, const ds_sparsity *sp);
 /* A dense layer's optimizer update (opt NULL: none), cut into `parts` blocks of rows like
  * the layer's backward_weight tasks, so that each part is updated where its gradients
  * were computed: the kernel (I,O) at w_off in the arenas, the bias (O) at b_off (-1:
@@ -294,6 +370,7 @@ typedef struct {
     float *doutT;       /* (O*B) for kernels that read dL/dz transposed */
     int B, I, O;
     int zero_first;     /* set dweight and dbias to zero first (then = rather than +=) */
+    const ds_sparsity *sp; /* describes inp (as in the forward pass), or NULL */
     ds_update own;      /* this layer's update, applied here when dinp is NULL (nothing
                            reads the weights afterwards); else the caller runs it later */
     ds_update pending;  /* an update to run alongside (another layer's parameters) */
@@ -344,6 +421,7 @@ struct ds_model {
     float **z, **a;
     float *d0, *d1;
     float *dT; /* a layer's output gradient transposed, for the vector kernels */
+    ds_sparsity **sp; /* per layer: its input batch's zeros, NULL where never skipped */
 
     /* speed: the kernel choice (resolved, never AUTO) and how products run */
     ds_kernel kernel;

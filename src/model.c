@@ -29,11 +29,19 @@ ds_status ds_model_create(ds_model **out, int n_inputs, ds_error *err)
     ds_kernel kernel;
     ds_status s = ds_kernel_from_env(&kernel, err);
     if (s) return s;
+    int skip_zeros = 1;
+    const char *sz = getenv("DESCENT_SKIP_ZEROS");
+    if (sz && *sz) {
+        if (strcmp(sz, "0") && strcmp(sz, "1"))
+            return ds_fail(err, DS_ERR_ARG, "DESCENT_SKIP_ZEROS=%s: expected 0 or 1", sz);
+        skip_zeros = sz[0] == '1';
+    }
     ds_model *m = calloc(1, sizeof *m);
     if (!m) return ds_fail(err, DS_ERR_NOMEM, "model: out of memory");
     m->n_inputs = n_inputs;
     m->keras = DS_KERAS_2;
     ds_model_set_kernel(m, kernel, NULL);
+    m->exec.skip_zeros = skip_zeros;
     *out = m;
     return DS_OK;
 }
@@ -53,6 +61,15 @@ ds_status ds_model_set_kernel(ds_model *m, ds_kernel k, ds_error *err)
 }
 
 ds_kernel ds_model_kernel(const ds_model *m) { return m->kernel; }
+
+ds_status ds_model_set_skip_zeros(ds_model *m, int on, ds_error *err)
+{
+    if (!m) return ds_fail(err, DS_ERR_ARG, "skip zeros: NULL model");
+    m->exec.skip_zeros = on != 0;
+    return DS_OK;
+}
+
+int ds_model_skip_zeros(const ds_model *m) { return m ? m->exec.skip_zeros : 0; }
 
 ds_status ds_model_set_threads(ds_model *m, int n, ds_error *err)
 {
@@ -83,17 +100,38 @@ static void free_work(ds_model *m)
         free(m->z[k]);
         free(m->a[k]);
     }
+    for (int k = 0; k < m->n_layers && m->sp; k++) ds_sparsity_free(m->sp[k]);
     free(m->z);
     free(m->a);
     free(m->d0);
     free(m->d1);
     free(m->dT);
+    free(m->sp);
     free(m->exec.pack);
+    free(m->exec.sparse);
     m->z = m->a = NULL;
     m->d0 = m->d1 = m->dT = NULL;
+    m->sp = NULL;
     m->exec.pack = NULL;
     m->exec.pack_stride = 0;
+    m->exec.sparse = NULL;
+    m->exec.sparse_stride = 0;
     m->cap_rows = 0;
+}
+
+/* Whether layer k may skip zero inputs with some kernel of this build (the zero-skipping
+ * kernels exist for AVX-512 only). */
+static int sparse_layer(const ds_model *m, int k)
+{
+#if defined(DS_HAVE_X86_KERNELS)
+    const ds_layer *l = &m->layers[k];
+    return l->kind == DS_LAYER_DENSE && l->n_in >= 32 && l->n_out >= 32 &&
+           (long)l->n_in * l->n_out >= DS_FAST_MIN_WEIGHTS;
+#else
+    (void)m;
+    (void)k;
+    return 0;
+#endif
 }
 
 /* Scratch for the kernels to copy blocks of inp into (one per thread), when batches are
@@ -107,9 +145,26 @@ static ds_status alloc_pack(ds_model *m, int threads, ds_error *err)
         pack = malloc(sizeof(float) * stride * (size_t)threads);
         if (!pack) return ds_fail(err, DS_ERR_NOMEM, "model: out of memory for scratch");
     }
+    size_t sstride = 0;
+    float *sparse = NULL;
+    for (int k = 0; k < m->n_layers && m->cap_rows > 0; k++)
+        if (sparse_layer(m, k)) {
+            size_t f = ds_sparse_scratch(m->cap_rows, m->layers[k].n_in, m->layers[k].n_out);
+            if (f > sstride) sstride = f;
+        }
+    if (sstride) {
+        sparse = malloc(sizeof(float) * sstride * (size_t)threads);
+        if (!sparse) {
+            free(pack);
+            return ds_fail(err, DS_ERR_NOMEM, "model: out of memory for scratch");
+        }
+    }
     free(m->exec.pack); /* only now: on failure the old scratch stays */
     m->exec.pack = pack;
     m->exec.pack_stride = stride;
+    free(m->exec.sparse);
+    m->exec.sparse = sparse;
+    m->exec.sparse_stride = sstride;
     return DS_OK;
 }
 
@@ -494,6 +549,11 @@ ds_status ds_model_reserve(ds_model *m, int rows, ds_error *err)
     m->d1 = malloc(sizeof(float) * dlen);
     m->dT = malloc(sizeof(float) * dlen);
     if (!m->d0 || !m->d1 || !m->dT) goto nomem;
+    m->sp = calloc((size_t)m->n_layers, sizeof(ds_sparsity *));
+    if (!m->sp) goto nomem;
+    for (int k = 0; k < m->n_layers; k++)
+        if (sparse_layer(m, k) && !(m->sp[k] = ds_sparsity_create(rows, m->layers[k].n_in)))
+            goto nomem;
     m->cap_rows = rows;
     if (alloc_pack(m, ds_pool_threads(m->exec.pool), NULL)) goto nomem;
     return DS_OK;
@@ -501,6 +561,7 @@ nomem:
     free_work(m);
     return ds_fail(err, DS_ERR_NOMEM, "model: out of memory for a batch of %d rows", rows);
 }
+
 
 /* The forward pass; with defer_last_act, the last (dense) layer stops at its
  * pre-activation z, and whoever called fills its output a. */
@@ -514,10 +575,14 @@ static void model_forward(ds_model *m, const float *x, int n, int training,
         size_t len = (size_t)n * (size_t)l->n_out;
         if (l->kind == DS_LAYER_DENSE) {
             int defer = defer_last_act && k == m->n_layers - 1;
+            ds_sparsity *sp = m->sp ? m->sp[k] : NULL;
+            if (sp && ds_sparsity_eligible(&m->exec, l->n_in, l->n_out))
+                ds_sparsity_prepare(&m->exec, sp, inp, n, l->n_in);
+            else sp = NULL;
             ds_dense_forward_run(&m->exec, defer ? &linear : &l->dense.activation, m->keras,
                                  m->z[k], defer ? m->z[k] : m->a[k], inp, m->params + l->w_off,
                                  l->b_off >= 0 ? m->params + l->b_off : NULL, n, l->n_in,
-                                 l->n_out);
+                                 l->n_out, sp);
         } else if (training && l->rate > 0.0f && dropout_rng) {
             /* inverted dropout: keep with probability 1 - rate, scale kept values */
             float keep_scale = 1.0f / (1.0f - l->rate);
@@ -569,6 +634,7 @@ static void model_backward(ds_model *m, const float *x, int n, float *d, int d_i
             b.weight = m->params + l->w_off;
             b.scratch = m->scratch;
             b.doutT = m->dT;
+            b.sp = m->sp ? m->sp[k] : NULL; /* described by the forward pass */
             b.B = n;
             b.I = l->n_in;
             b.O = l->n_out;

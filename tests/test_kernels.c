@@ -3,6 +3,10 @@
  * kernel choice (DESCENT_KERNEL, ds_model_set_kernel) and threads: any number of
  * threads must give the same bits as one.
  *
+ * The zero-skipping kernels (dense_sparse_avx512.c) must give the full AVX-512 kernels'
+ * bits exactly, and a model skipping zeros the bits of one that does not, on any number
+ * of threads.
+ *
  * Tolerance. A vector kernel fuses each multiply-add, the reference rounds the product
  * and the sum; both follow the same order. Each result lies within about K eps S of the
  * exact value, where K is the number of terms and S the sum of their magnitudes, which
@@ -393,7 +397,23 @@ static void test_kernel_names_and_env(void)
     CHECK(ds_model_set_threads(m, DS_MAX_THREADS + 1, &e) == DS_ERR_ARG, "too many threads");
     CHECK(ds_model_set_threads(m, 3, NULL) == DS_OK && ds_model_threads(m) == 3, "3 threads");
     CHECK(ds_model_set_threads(m, 1, NULL) == DS_OK && ds_model_threads(m) == 1, "back to 1");
+    CHECK(ds_model_skip_zeros(m) == 1, "zero skipping on by default");
     ds_model_free(m);
+
+    old = getenv("DESCENT_SKIP_ZEROS");
+    saved[0] = 0;
+    if (old) snprintf(saved, sizeof saved, "%s", old);
+    setenv("DESCENT_SKIP_ZEROS", "0", 1);
+    CHECK(ds_model_create(&m, 4, NULL) == DS_OK && ds_model_skip_zeros(m) == 0,
+          "DESCENT_SKIP_ZEROS=0 turns it off");
+    ds_model_free(m);
+    m = NULL;
+    setenv("DESCENT_SKIP_ZEROS", "yes", 1);
+    CHECK(ds_model_create(&m, 4, &e) == DS_ERR_ARG && m == NULL &&
+              strstr(e.message, "DESCENT_SKIP_ZEROS=yes"),
+          "bad DESCENT_SKIP_ZEROS: %s", e.message);
+    if (old) setenv("DESCENT_SKIP_ZEROS", saved, 1);
+    else unsetenv("DESCENT_SKIP_ZEROS");
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -494,6 +514,243 @@ static void free_result(run_result *r)
     for (int b = 0; b < 4; b++) free(r->grads[b]);
     free(r->params);
     free(r->pred);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* zero skipping: the same bits as the full products */
+
+/* inp (B,I) with zeros: each row keeps a random band of columns (an image's object on a
+ * blank background), within it entries are zero with probability p_in */
+static float *sparse_rows(ds_rng *r, int B, int I, double p_in)
+{
+    float *x = rnd(r, (size_t)B * I);
+    for (int b = 0; b < B; b++) {
+        int lo = (int)ds_rng_below(r, (uint64_t)I), hi = lo + (int)ds_rng_below(r, (uint64_t)(I - lo) + 1);
+        for (int k = 0; k < I; k++)
+            if (k < lo || k >= hi || ds_rng_uniform(r) < p_in) x[(size_t)b * I + k] = 0.0f;
+    }
+    return x;
+}
+
+/* forward (with and without relu, bias) and backward_weight (set and add) of the
+ * zero-skipping kernels against the full AVX-512 kernels, memcmp, over random rectangles;
+ * returns failures */
+static int check_sparse_shape(const ds_dense_kernels *k, int B, int I, int O, double p_in,
+                              uint64_t seed)
+{
+    ds_rng r = ds_rng_split(seed, (uint64_t)(B * 1000003 + I * 1009 + O));
+    size_t nw = (size_t)I * O, ny = (size_t)B * O;
+    float *inp = sparse_rows(&r, B, I, p_in), *w = rnd(&r, nw), *bias = rnd(&r, (size_t)O);
+    float *dout = rnd(&r, ny), *dw0 = rnd(&r, nw);
+    float *z1 = malloc(sizeof(float) * ny), *a1 = malloc(sizeof(float) * ny);
+    float *z2 = malloc(sizeof(float) * ny), *a2 = malloc(sizeof(float) * ny);
+    float *w1 = malloc(sizeof(float) * nw), *w2 = malloc(sizeof(float) * nw);
+    float *scratch = malloc(sizeof(float) * ds_sparse_scratch(B, I, O) * 2);
+    ds_sparsity *sp = ds_sparsity_create(B, I);
+    int bad = 0;
+    long ft, bt;
+    sp->B = B;
+    sp->I = I;
+    k->sparse->build(sp, inp, 0, B, &ft, &bt);
+    for (int variant = 0; variant < 2; variant++) {
+        ds_dense_fwd_args g1 = {z1, variant ? a1 : NULL, inp, w, variant ? bias : NULL, B, I, O};
+        ds_dense_fwd_args g2 = {z2, variant ? a2 : NULL, inp, w, variant ? bias : NULL, B, I, O};
+        k->forward(&g1, 0, B, 0, O, NULL);
+        memset(z2, 0xff, sizeof(float) * ny);
+        memset(a2, 0xff, sizeof(float) * ny);
+        /* a few rectangles that tile the product: even row cuts, cuts of 32 columns */
+        int bc = 2 * (int)ds_rng_below(&r, (uint64_t)(B / 2) + 1);
+        int oc = 32 * (int)ds_rng_below(&r, (uint64_t)(O / 32) + 1);
+        const int rows[3] = {0, bc, B}, cols[3] = {0, oc, O};
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++)
+                if (rows[i] < rows[i + 1] && cols[j] < cols[j + 1])
+                    k->sparse->forward(&g2, sp, rows[i], rows[i + 1], cols[j], cols[j + 1],
+                                       scratch);
+        if (memcmp(z1, z2, sizeof(float) * ny)) bad++;
+        if (variant && memcmp(a1, a2, sizeof(float) * ny)) bad++;
+        if (bad && bad < 3)
+            fprintf(stderr, "  sparse forward %dx%dx%d (zeros %.2f, variant %d) differs\n", B, I,
+                    O, p_in, variant);
+    }
+    for (int set = 0; set < 2; set++) {
+        memcpy(w1, dw0, sizeof(float) * nw);
+        memcpy(w2, dw0, sizeof(float) * nw);
+        ds_dense_bwd_w_args g1 = {w1, inp, dout, B, I, O, set};
+        ds_dense_bwd_w_args g2 = {w2, inp, dout, B, I, O, set};
+        k->backward_weight(&g1, 0, I, 0, O, NULL);
+        int ic = 2 * (int)ds_rng_below(&r, (uint64_t)(I / 2) + 1);
+        int oc = 32 * (int)ds_rng_below(&r, (uint64_t)(O / 32) + 1);
+        const int rows[3] = {0, ic, I}, cols[3] = {0, oc, O};
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++)
+                if (rows[i] < rows[i + 1] && cols[j] < cols[j + 1])
+                    k->sparse->backward_weight(&g2, sp, rows[i], rows[i + 1], cols[j], cols[j + 1],
+                                               scratch);
+        if (memcmp(w1, w2, sizeof(float) * nw) && bad++ < 3)
+            fprintf(stderr, "  sparse backward_weight %dx%dx%d (zeros %.2f, set %d) differs\n", B,
+                    I, O, p_in, set);
+    }
+    ds_sparsity_free(sp);
+    free(inp), free(w), free(bias), free(dout), free(dw0), free(z1), free(a1), free(z2);
+    free(a2), free(w1), free(w2), free(scratch);
+    return bad;
+}
+
+static void test_sparse_kernels_same_bits(void)
+{
+    const ds_dense_kernels *ks[DS_KERNEL_COUNT];
+    int nk = kernels_available(ks), tried = 0;
+    for (int q = 0; q < nk; q++) {
+        if (!ks[q]->sparse) {
+            CHECK(ks[q]->kind != DS_KERNEL_AVX512, "avx512 has zero-skipping kernels");
+            continue;
+        }
+        static const int Bs[] = {1, 2, 3, 31, 32, 33, 64, 65, 97};
+        static const int Is[] = {32, 33, 63, 200, 784, 1500};
+        static const int Os[] = {32, 33, 64, 100, 128, 129, 256, 300};
+        static const double ps[] = {0.0, 0.5, 0.9, 1.0};
+        int bad = 0;
+        for (size_t b = 0; b < sizeof Bs / sizeof *Bs; b++)
+            for (size_t i = 0; i < sizeof Is / sizeof *Is; i++)
+                for (size_t o = 0; o < sizeof Os / sizeof *Os; o++) {
+                    if (Bs[b] * Is[i] * Os[o] > 4000000 && Os[o] != 256) continue;
+                    bad += check_sparse_shape(ks[q], Bs[b], Is[i], Os[o], ps[(b + i + o) % 4],
+                                              (uint64_t)tried);
+                    tried++;
+                }
+        CHECK(bad == 0, "%s: %d zero-skipping products differ from the full ones (%d shapes)",
+              ds_kernel_name(ks[q]->kind), bad, tried);
+    }
+    CHECK(!ds_kernel_available(DS_KERNEL_AVX512) || tried > 200, "%d shapes tried", tried);
+}
+
+/* the decision: dense inputs take the full products, mostly-zero ones skip */
+static void test_sparse_decision(void)
+{
+    if (!ds_kernel_available(DS_KERNEL_AVX512)) {
+        CHECK(ds_dense_kernels_for(DS_KERNEL_AUTO)->sparse == NULL, "no zero skipping here");
+        return;
+    }
+    const ds_dense_kernels *k = ds_dense_kernels_for(DS_KERNEL_AVX512);
+    enum { B = 64, I = 784, O = 256 };
+    float *scratch = malloc(sizeof(float) * ds_sparse_scratch(B, I, O));
+    ds_exec x = {k, NULL, NULL, 0, scratch, ds_sparse_scratch(B, I, O), 1};
+    ds_rng r = ds_rng_split(3, 0);
+    float *dense = rnd(&r, (size_t)B * I), *sparse = sparse_rows(&r, B, I, 0.5);
+    float *zeros = calloc((size_t)B * I, sizeof(float));
+    ds_sparsity *sp = ds_sparsity_create(B, I);
+    ds_sparsity_prepare(&x, sp, dense, B, I);
+    CHECK(!sp->fwd && !sp->bwd, "dense input: fwd %d bwd %d", sp->fwd, sp->bwd);
+    CHECK(sp->idle > 0, "dense input: the next batches are not looked at");
+    sp->idle = 0;
+    ds_sparsity_prepare(&x, sp, sparse, B, I);
+    CHECK(sp->fwd && sp->bwd, "mostly zero input: fwd %d bwd %d", sp->fwd, sp->bwd);
+    ds_sparsity_prepare(&x, sp, zeros, B, I);
+    CHECK(sp->fwd && sp->bwd && sp->len[0] == 0, "all zeros: fwd %d bwd %d", sp->fwd, sp->bwd);
+    ds_sparsity_prepare(&x, sp, sparse, B + 1, I);
+    CHECK(!sp->fwd && !sp->bwd, "more rows than described: full products");
+    x.skip_zeros = 0;
+    CHECK(!ds_sparsity_eligible(&x, I, O), "skip_zeros off");
+    ds_sparsity_free(sp);
+    free(scratch), free(dense), free(sparse), free(zeros);
+}
+
+/* a model on mostly-zero data: skipping zeros or not, on 1, 2 or 3 threads, the same
+ * gradients, losses, weights and predictions */
+enum { SP_IN = 300, SP_OUT = 10 };
+
+static void run_sparse_model(int skip, int threads, const ds_dataset *d, run_result *res)
+{
+    ds_model *m = NULL;
+    ds_model_create(&m, SP_IN, NULL);
+    ds_model_set_threads(m, threads, NULL);
+    CHECK_OK(ds_model_set_skip_zeros(m, skip, NULL));
+    CHECK(ds_model_skip_zeros(m) == skip, "skip_zeros reads back");
+    ds_dense_config c = ds_dense_defaults(256);
+    c.activation = ds_activation_defaults(DS_ACT_RELU);
+    ds_model_add_dense(m, &c, NULL);
+    c = ds_dense_defaults(128);
+    c.activation = ds_activation_defaults(DS_ACT_RELU);
+    ds_model_add_dense(m, &c, NULL);
+    c = ds_dense_defaults(SP_OUT);
+    c.activation = ds_activation_defaults(DS_ACT_SOFTMAX);
+    ds_model_add_dense(m, &c, NULL);
+    ds_model_build(m, 5, NULL);
+    ds_compile_config cc = ds_compile_defaults();
+    cc.loss = ds_loss_defaults(DS_LOSS_CATEGORICAL_CROSSENTROPY);
+    cc.optimizer = ds_optimizer_defaults(DS_OPT_SGD);
+    cc.optimizer.momentum = 0.9;
+    ds_model_compile(m, &cc, NULL);
+    size_t np = ds_model_n_params(m);
+    static const int rows[4] = {64, 45, 100, 160};
+    int r0 = 0;
+    for (int b = 0; b < 4; b++) {
+        ds_model_zero_grad(m);
+        CHECK_OK(ds_model_train_batch_grad(m, d->x + (size_t)r0 * SP_IN, d->y + (size_t)r0 * SP_OUT,
+                                           rows[b], NULL, &res->loss[b], NULL));
+        res->grads[b] = malloc(sizeof(float) * np);
+        memcpy(res->grads[b], ds_model_grads(m), sizeof(float) * np);
+        r0 += rows[b];
+    }
+    ds_fit_options fo = ds_fit_defaults();
+    fo.batch_size = 64;
+    fo.epochs = 2;
+    fo.validation_split = 0.1;
+    ds_history *h = NULL;
+    ds_history_create(&h, NULL);
+    CHECK_OK(ds_model_fit(m, d, &fo, h, NULL));
+    /* the last batch of the first layer skipped zeros in both products */
+    if (skip && ds_kernel_available(DS_KERNEL_AVX512))
+        CHECK(m->sp && m->sp[0] && m->sp[0]->fwd && m->sp[0]->bwd, "zeros were skipped");
+    res->hist[0] = ds_history_get(h, 0, ds_history_find(h, "loss"));
+    res->hist[1] = ds_history_get(h, 1, ds_history_find(h, "loss"));
+    res->hist[2] = ds_history_get(h, 1, ds_history_find(h, "val_loss"));
+    res->hist[3] = ds_history_get(h, 1, ds_history_find(h, "val_accuracy"));
+    res->params = malloc(sizeof(float) * np);
+    memcpy(res->params, ds_model_params(m), sizeof(float) * np);
+    res->pred = malloc(sizeof(float) * 300 * SP_OUT);
+    CHECK_OK(ds_model_predict(m, d->x, 300, res->pred, NULL));
+    ds_history_free(h);
+    ds_model_free(m);
+}
+
+static void test_skip_zeros_same_bits(void)
+{
+    enum { N = 900 };
+    ds_rng r = ds_rng_split(8, 0);
+    float *x = sparse_rows(&r, N, SP_IN, 0.3), *y = calloc((size_t)N * SP_OUT, sizeof(float));
+    for (int i = 0; i < N; i++) y[(size_t)i * SP_OUT + ds_rng_below(&r, SP_OUT)] = 1.0f;
+    ds_dataset *d = NULL;
+    ds_dataset_create(&d, N, SP_IN, SP_OUT, x, y, NULL);
+    size_t np = (size_t)SP_IN * 256 + 256 + 256 * 128 + 128 + 128 * SP_OUT + SP_OUT;
+    run_result ref;
+    run_sparse_model(0, 1, d, &ref);
+    CHECK(isfinite(ref.hist[1]) && ref.hist[1] < ref.hist[0], "trains: %g -> %g", ref.hist[0],
+          ref.hist[1]);
+    for (int skip = 0; skip < 2; skip++)
+        for (int t = 1; t <= 3; t++) {
+            if (!skip && t == 1) continue;
+            run_result got;
+            run_sparse_model(skip, t, d, &got);
+            for (int b = 0; b < 4; b++) {
+                CHECK(memcmp(ref.grads[b], got.grads[b], sizeof(float) * np) == 0,
+                      "skip %d, %d threads: gradients of batch %d differ", skip, t, b);
+                CHECK(memcmp(&ref.loss[b], &got.loss[b], sizeof(double)) == 0,
+                      "skip %d, %d threads: loss of batch %d differs", skip, t, b);
+            }
+            CHECK(memcmp(ref.params, got.params, sizeof(float) * np) == 0,
+                  "skip %d, %d threads: trained weights differ", skip, t);
+            CHECK(memcmp(ref.hist, got.hist, sizeof ref.hist) == 0,
+                  "skip %d, %d threads: history differs", skip, t);
+            CHECK(memcmp(ref.pred, got.pred, sizeof(float) * 300 * SP_OUT) == 0,
+                  "skip %d, %d threads: predictions differ", skip, t);
+            free_result(&got);
+        }
+    free_result(&ref);
+    ds_dataset_free(d);
+    free(x);
+    free(y);
 }
 
 static void test_threads_same_bits(void)
@@ -681,6 +938,9 @@ int main(void)
     RUN(test_vector_kernels_agree);
     RUN(test_kernel_names_and_env);
     RUN(test_threads_same_bits);
+    RUN(test_sparse_kernels_same_bits);
+    RUN(test_sparse_decision);
+    RUN(test_skip_zeros_same_bits);
     RUN(test_kernels_train_alike);
     RUN(test_fused_step_same_bits);
     RUN(test_threaded_fit_allocates_nothing);

@@ -7,6 +7,9 @@
  *                  per epoch and effective GFLOP/s at 1 and 2 threads, and the speedup
  *   mlp --scaling  the same measure over batch size, width and depth
  *   mlp --epochs N epochs timed per setting (default 5; the median is reported)
+ *   mlp --fashion DIR  also the issue's model on Fashion-MNIST (DIR holds Debian's
+ *                  train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz; pixels / 255),
+ *                  where half the inputs are zero: 1 and 2 threads, zero skipping on and off
  *
  * Effective GFLOP/s = 6 x weights x samples / seconds: forward, input gradient and weight
  * gradient each cost 2 x weights x samples (the first layer's input gradient is not
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 static double now(void) { return probe_now(); }
 
@@ -40,6 +44,7 @@ static double median(double *v, int n)
 typedef struct {
     int n_in, depth, width, n_out, batch, threads;
     ds_kernel kernel;
+    int dense_only; /* zero skipping off */
 } setting;
 
 static ds_model *make_model(const setting *s)
@@ -51,6 +56,7 @@ static ds_model *make_model(const setting *s)
         exit(1);
     }
     if (s->kernel != DS_KERNEL_AUTO) ds_model_set_kernel(m, s->kernel, NULL);
+    ds_model_set_skip_zeros(m, !s->dense_only, NULL);
     ds_model_set_threads(m, s->threads, NULL);
     for (int k = 0; k < s->depth; k++) {
         /* the model narrows: 256 then 128 */
@@ -96,6 +102,40 @@ static ds_dataset *random_data(int n, int n_in, int n_out)
     return d;
 }
 
+/* n bytes of a gzip file after `skip` header bytes, or NULL */
+static unsigned char *read_gz(const char *dir, const char *name, int skip, size_t n)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    gzFile f = gzopen(path, "rb");
+    if (!f) return NULL;
+    unsigned char head[16], *p = malloc(n);
+    int ok = p && gzread(f, head, (unsigned)skip) == skip && gzread(f, p, (unsigned)n) == (int)n;
+    gzclose(f);
+    if (!ok) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* Fashion-MNIST's 60000 training images (pixels / 255) and one-hot labels, or NULL */
+static ds_dataset *fashion_data(const char *dir, int n)
+{
+    unsigned char *px = read_gz(dir, "train-images-idx3-ubyte.gz", 16, (size_t)n * 784);
+    unsigned char *lb = read_gz(dir, "train-labels-idx1-ubyte.gz", 8, (size_t)n);
+    float *x = px ? malloc(sizeof(float) * (size_t)n * 784) : NULL;
+    float *y = lb ? calloc((size_t)n * 10, sizeof(float)) : NULL;
+    ds_dataset *d = NULL;
+    if (x && y) {
+        for (size_t i = 0; i < (size_t)n * 784; i++) x[i] = (float)px[i] / 255.0f;
+        for (int i = 0; i < n; i++) y[(size_t)i * 10 + lb[i] % 10] = 1.0f;
+        ds_dataset_create(&d, n, 784, 10, x, y, NULL);
+    }
+    free(px), free(lb), free(x), free(y);
+    return d;
+}
+
 /* median seconds per epoch of each setting, timed in alternation, and the median 2-thread
  * speedup of the FMA probe between epochs (in *ceiling, when not NULL) */
 static void time_settings(const setting *s, int n, const ds_dataset *d, int epochs,
@@ -137,11 +177,13 @@ static double gflops(size_t weights, int rows, double sec)
 int main(int argc, char **argv)
 {
     int scaling = 0, epochs = 5;
+    const char *fashion = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--scaling")) scaling = 1;
         else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) epochs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--fashion") && i + 1 < argc) fashion = argv[++i];
         else {
-            fprintf(stderr, "usage: mlp [--scaling] [--epochs N]\n");
+            fprintf(stderr, "usage: mlp [--scaling] [--epochs N] [--fashion DIR]\n");
             return 2;
         }
     }
@@ -150,10 +192,32 @@ int main(int argc, char **argv)
     printf("descent %s, kernel %s, %d timed epochs of %d rows per setting (median)\n\n",
            ds_version(), ds_kernel_name(ds_kernel_best()), epochs, rows);
 
+    ds_dataset *fd = fashion ? fashion_data(fashion, rows) : NULL;
+    if (fashion && !fd) fprintf(stderr, "mlp: no Fashion-MNIST in %s: table skipped\n", fashion);
+    if (fd) {
+        setting f[4] = {{784, 2, 256, 10, 64, 1, DS_KERNEL_AUTO, 0},
+                        {784, 2, 256, 10, 64, 1, DS_KERNEL_AUTO, 1},
+                        {784, 2, 256, 10, 64, 2, DS_KERNEL_AUTO, 0},
+                        {784, 2, 256, 10, 64, 2, DS_KERNEL_AUTO, 1}};
+        double fs[4], fc;
+        size_t fw[4];
+        time_settings(f, 4, fd, epochs, fs, fw, &fc);
+        printf("Fashion-MNIST (60000 images, half the pixels zero), 784-256-128-10, batch 64\n");
+        printf("| threads | zeros       | s/epoch | effective GFLOP/s | vs 1 thread, skipped |\n");
+        printf("|--------:|-------------|--------:|------------------:|---------------------:|\n");
+        for (int i = 0; i < 4; i++)
+            printf("| %7d | %-11s | %7.3f | %17.1f | %19.2fx |\n", f[i].threads,
+                   f[i].dense_only ? "not skipped" : "skipped", fs[i], gflops(fw[i], rows, fs[i]),
+                   fs[0] / fs[i]);
+        printf("two threads against one: %.2fx skipping zeros, %.2fx not; the FMA probe %.2fx\n\n",
+               fs[0] / fs[2], fs[1] / fs[3], fc);
+        ds_dataset_free(fd);
+    }
+
     ds_dataset *d = random_data(rows, 784, 10);
-    setting s[3] = {{784, 2, 256, 10, 64, 1, DS_KERNEL_AUTO},
-                    {784, 2, 256, 10, 64, 2, DS_KERNEL_AUTO},
-                    {784, 2, 256, 10, 64, 1, DS_KERNEL_PORTABLE}};
+    setting s[3] = {{784, 2, 256, 10, 64, 1, DS_KERNEL_AUTO, 0},
+                    {784, 2, 256, 10, 64, 2, DS_KERNEL_AUTO, 0},
+                    {784, 2, 256, 10, 64, 1, DS_KERNEL_PORTABLE, 0}};
     double sec[3], ceiling;
     size_t w[3];
     time_settings(s, 3, d, epochs, sec, w, &ceiling);
@@ -180,7 +244,7 @@ int main(int argc, char **argv)
             setting p[2];
             for (int t = 0; t < 2; t++)
                 p[t] = (setting){784, grid[g][1], grid[g][2], 10, grid[g][0], t + 1,
-                                 DS_KERNEL_AUTO};
+                                 DS_KERNEL_AUTO, 0};
             int n = grid[g][0] <= 32 ? 20000 : rows; /* small batches are slow: fewer rows */
             ds_dataset *dd = n == rows ? d : random_data(n, 784, 10);
             time_settings(p, 2, dd, epochs < 3 ? epochs : 3, sec, w, &ceiling);

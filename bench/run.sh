@@ -25,10 +25,10 @@ mkdir -p "$build/bench"
 # shellcheck disable=SC2086
 $cc $flags bench/kernels.c "$build/libdescent.a" -ldl -lm -lpthread -o "$build/bench/kernels"
 # shellcheck disable=SC2086
-$cc $flags bench/mlp.c "$build/libdescent.a" -lm -lpthread -o "$build/bench/mlp"
+$cc $flags bench/mlp.c "$build/libdescent.a" -lz -lm -lpthread -o "$build/bench/mlp"
 # shellcheck disable=SC2086
 /usr/bin/python3 bench/bench.py "$build" ${BENCH_ARGS:-}
 echo
 echo "== bench/mlp: training speed, 1 and 2 threads, and how it scales"
 # shellcheck disable=SC2086
-"$build/bench/mlp" ${MLP_ARGS:---scaling}
+"$build/bench/mlp" ${MLP_ARGS:---scaling --fashion /usr/share/datasets/fashion-mnist}

@@ -510,7 +510,8 @@ int64_t ds_model_iterations(const ds_model *m);
  * multiply-add (one rounding instead of two), so their bits differ from portable's in the
  * last places; DESCENT_KERNEL=portable gives the reference bits everywhere. Layers too
  * small to gain (fewer than DS_FAST_MIN_WEIGHTS weights or DS_FAST_MIN_UNITS units) get the
- * reference bits whatever the choice. */
+ * reference bits whatever the choice. Zero skipping (below) changes no result but the sign
+ * of an exact zero. */
 
 typedef enum {
     DS_KERNEL_AUTO = 0,

@@ -231,6 +231,11 @@ int main(int argc, char **argv)
     printf("meanwhile the FMA probe ran %.2fx faster on 2 threads than on 1 (the machine's "
            "ceiling)\n",
            ceiling);
+    double own, other;
+    probe_shared_write(&own, &other);
+    printf("updating 1 MB in place took %.1f us after this thread read it, %.1f us after "
+           "another thread did (median of 31)\n",
+           own, other);
     if (scaling) {
         printf("\nscaling (784 inputs, relu hidden layers, softmax over 10; effective GFLOP/s)\n");
         printf("| batch | hidden        | 1 thread | 2 threads | speedup | probe speedup |\n");

@@ -10,6 +10,9 @@
 #include "../src/internal.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <time.h>
 
 static inline double probe_now(void)
@@ -94,6 +97,79 @@ static inline double probe_peak_threads(int n, double ms)
         total += arg[i].gflops;
     }
     return total;
+}
+
+/* The cost of writing what another thread has read: one thread (the caller) updates a
+ * 1 MB buffer in place (x = x / 2 + r), first right after reading it itself, then right
+ * after a second thread has read it too, so that every line must be taken back from the
+ * other processor's cache. Medians over `rounds` of each, in microseconds. On one machine
+ * the second is the price of cutting a product one way and its update another. */
+typedef struct {
+    float *buf;
+    size_t n;
+    int rounds;
+    _Atomic int phase;
+} probe_share;
+
+static float probe_share_read(const float *b, size_t n)
+{
+    float s = 0.0f;
+    for (size_t i = 0; i < n; i += 16) s += b[i];
+    return s;
+}
+
+static void *probe_share_reader(void *arg)
+{
+    probe_share *p = arg;
+    for (int r = 0; r < p->rounds; r++) {
+        while (atomic_load(&p->phase) != 2 * r + 1) sched_yield();
+        volatile float s = probe_share_read(p->buf, p->n);
+        (void)s;
+        atomic_store(&p->phase, 2 * r + 2);
+    }
+    return NULL;
+}
+
+static int probe_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* *own: the update after the caller's own read; *other: after the other thread's */
+static inline void probe_shared_write(double *own, double *other)
+{
+    enum { ROUNDS = 31 };
+    probe_share p;
+    p.n = (size_t)1 << 18;
+    p.rounds = ROUNDS;
+    atomic_init(&p.phase, 0);
+    p.buf = calloc(p.n, sizeof(float));
+    double t_own[ROUNDS], t_other[ROUNDS];
+    pthread_t th;
+    *own = *other = 0.0;
+    if (!p.buf || pthread_create(&th, NULL, probe_share_reader, &p)) {
+        free(p.buf);
+        return;
+    }
+    for (int r = 0; r < ROUNDS; r++) {
+        volatile float s = probe_share_read(p.buf, p.n);
+        (void)s;
+        double t = probe_now();
+        for (size_t i = 0; i < p.n; i++) p.buf[i] = p.buf[i] * 0.5f + (float)r;
+        t_own[r] = probe_now() - t;
+        atomic_store(&p.phase, 2 * r + 1);
+        while (atomic_load(&p.phase) != 2 * r + 2) sched_yield();
+        t = probe_now();
+        for (size_t i = 0; i < p.n; i++) p.buf[i] = p.buf[i] * 0.5f + (float)r;
+        t_other[r] = probe_now() - t;
+    }
+    pthread_join(th, NULL);
+    qsort(t_own, ROUNDS, sizeof(double), probe_cmp);
+    qsort(t_other, ROUNDS, sizeof(double), probe_cmp);
+    *own = t_own[ROUNDS / 2] * 1e6;
+    *other = t_other[ROUNDS / 2] * 1e6;
+    free(p.buf);
 }
 
 #endif

@@ -141,7 +141,7 @@ static inline void probe_shared_write(double *own, double *other)
 {
     enum { ROUNDS = 31 };
     probe_share p;
-    p.n = (size_t)1 << 18;
+    p.n = (size_t)1 << 18; /* 1 MB */
     p.rounds = ROUNDS;
     atomic_init(&p.phase, 0);
     p.buf = calloc(p.n, sizeof(float));
@@ -152,16 +152,19 @@ static inline void probe_shared_write(double *own, double *other)
         free(p.buf);
         return;
     }
+    float *b = p.buf;
+    enum { n = 1 << 18 }; /* a constant count: gcc -O2 vectorizes the loops then */
     for (int r = 0; r < ROUNDS; r++) {
-        volatile float s = probe_share_read(p.buf, p.n);
+        volatile float s = probe_share_read(b, n);
         (void)s;
+        const float add = (float)r;
         double t = probe_now();
-        for (size_t i = 0; i < p.n; i++) p.buf[i] = p.buf[i] * 0.5f + (float)r;
+        for (size_t i = 0; i < n; i++) b[i] = b[i] * 0.5f + add;
         t_own[r] = probe_now() - t;
         atomic_store(&p.phase, 2 * r + 1);
         while (atomic_load(&p.phase) != 2 * r + 2) sched_yield();
         t = probe_now();
-        for (size_t i = 0; i < p.n; i++) p.buf[i] = p.buf[i] * 0.5f + (float)r;
+        for (size_t i = 0; i < n; i++) b[i] = b[i] * 0.5f + add;
         t_other[r] = probe_now() - t;
     }
     pthread_join(th, NULL);

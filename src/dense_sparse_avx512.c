@@ -180,26 +180,17 @@ INLINE T512 void fwd_pair_t(const int nv, const ds_dense_fwd_args *g, const ds_s
     }
 }
 
-NOINLINE T512 void fwd_pair2(const ds_dense_fwd_args *g, const ds_sparsity *sp, int b, int two,
-                             int o, int nr, int k0, int k1, const float *panel)
-{
-    fwd_pair_t(2, g, sp, b, two, o, nr, k0, k1, panel);
-}
-NOINLINE T512 void fwd_pair4(const ds_dense_fwd_args *g, const ds_sparsity *sp, int b, int two,
-                             int o, int nr, int k0, int k1, const float *panel)
-{
-    fwd_pair_t(4, g, sp, b, two, o, nr, k0, k1, panel);
-}
-NOINLINE T512 void fwd_pair6(const ds_dense_fwd_args *g, const ds_sparsity *sp, int b, int two,
-                             int o, int nr, int k0, int k1, const float *panel)
-{
-    fwd_pair_t(6, g, sp, b, two, o, nr, k0, k1, panel);
-}
-NOINLINE T512 void fwd_pair8(const ds_dense_fwd_args *g, const ds_sparsity *sp, int b, int two,
-                             int o, int nr, int k0, int k1, const float *panel)
-{
-    fwd_pair_t(8, g, sp, b, two, o, nr, k0, k1, panel);
-}
+#define FWD_PAIR(nv)                                                                     \
+    NOINLINE T512 void fwd_pair##nv(const ds_dense_fwd_args *g, const ds_sparsity *sp, int b, \
+                                    int two, int o, int nr, int k0, int k1,              \
+                                    const float *panel)                                  \
+    {                                                                                    \
+        fwd_pair_t(nv, g, sp, b, two, o, nr, k0, k1, panel);                             \
+    }
+FWD_PAIR(2)
+FWD_PAIR(4)
+FWD_PAIR(6)
+FWD_PAIR(8)
 
 typedef void (*fwd_pair_fn)(const ds_dense_fwd_args *, const ds_sparsity *, int, int, int, int,
                             int, int, const float *);
@@ -272,26 +263,17 @@ INLINE T512 void bwd_w_pair_t(const int nv, const ds_dense_bwd_w_args *g, int s0
     }
 }
 
-NOINLINE T512 void bwd_w_pair2(const ds_dense_bwd_w_args *g, int s0, int i, int two, int o,
-                               int nr, uint32_t bits, const float *dp, int store)
-{
-    bwd_w_pair_t(2, g, s0, i, two, o, nr, bits, dp, store);
-}
-NOINLINE T512 void bwd_w_pair4(const ds_dense_bwd_w_args *g, int s0, int i, int two, int o,
-                               int nr, uint32_t bits, const float *dp, int store)
-{
-    bwd_w_pair_t(4, g, s0, i, two, o, nr, bits, dp, store);
-}
-NOINLINE T512 void bwd_w_pair6(const ds_dense_bwd_w_args *g, int s0, int i, int two, int o,
-                               int nr, uint32_t bits, const float *dp, int store)
-{
-    bwd_w_pair_t(6, g, s0, i, two, o, nr, bits, dp, store);
-}
-NOINLINE T512 void bwd_w_pair8(const ds_dense_bwd_w_args *g, int s0, int i, int two, int o,
-                               int nr, uint32_t bits, const float *dp, int store)
-{
-    bwd_w_pair_t(8, g, s0, i, two, o, nr, bits, dp, store);
-}
+#define BWD_W_PAIR(nv)                                                                   \
+    NOINLINE T512 void bwd_w_pair##nv(const ds_dense_bwd_w_args *g, int s0, int i, int two,  \
+                                      int o, int nr, uint32_t bits, const float *dp,     \
+                                      int store)                                         \
+    {                                                                                    \
+        bwd_w_pair_t(nv, g, s0, i, two, o, nr, bits, dp, store);                         \
+    }
+BWD_W_PAIR(2)
+BWD_W_PAIR(4)
+BWD_W_PAIR(6)
+BWD_W_PAIR(8)
 
 typedef void (*bwd_w_pair_fn)(const ds_dense_bwd_w_args *, int, int, int, int, int, uint32_t,
                               const float *, int);

@@ -475,23 +475,25 @@ typedef struct {
     float *pred; /* predictions for 300 rows after fit: tall products pack their panels */
 } run_result;
 
-static void run_model(ds_kernel kernel, int threads, const ds_dataset *d, run_result *res)
+/* four batches of train_batch_grad (rows[b] rows each, dropout drawn when `drop`), then
+ * fit for 2 epochs of `batch` rows with a validation split, into res */
+static void train_and_record(ds_model *m, const ds_dataset *d, const int rows[4], int drop,
+                             int batch, run_result *res)
 {
-    ds_model *m = make_mlp(kernel, threads);
     size_t np = ds_model_n_params(m);
-    static const int rows[4] = {77, 45, 100, 160};
     int r0 = 0;
     for (int b = 0; b < 4; b++) {
-        ds_rng drop = ds_rng_split(5, (uint64_t)b);
+        ds_rng rng = ds_rng_split(5, (uint64_t)b);
         ds_model_zero_grad(m);
-        CHECK_OK(ds_model_train_batch_grad(m, d->x + (size_t)r0 * N_IN, d->y + (size_t)r0 * N_OUT,
-                                           rows[b], &drop, &res->loss[b], NULL));
+        CHECK_OK(ds_model_train_batch_grad(m, d->x + (size_t)r0 * d->n_x,
+                                           d->y + (size_t)r0 * d->n_y, rows[b],
+                                           drop ? &rng : NULL, &res->loss[b], NULL));
         res->grads[b] = malloc(sizeof(float) * np);
         memcpy(res->grads[b], ds_model_grads(m), sizeof(float) * np);
         r0 += rows[b];
     }
     ds_fit_options fo = ds_fit_defaults();
-    fo.batch_size = 45;
+    fo.batch_size = batch;
     fo.epochs = 2;
     fo.validation_split = 0.1;
     ds_history *h = NULL;
@@ -503,9 +505,22 @@ static void run_model(ds_kernel kernel, int threads, const ds_dataset *d, run_re
     res->hist[3] = ds_history_get(h, 1, ds_history_find(h, "val_accuracy"));
     res->params = malloc(sizeof(float) * np);
     memcpy(res->params, ds_model_params(m), sizeof(float) * np);
-    res->pred = malloc(sizeof(float) * 300 * N_OUT);
-    CHECK_OK(ds_model_predict(m, d->x, 300, res->pred, NULL));
     ds_history_free(h);
+}
+
+/* predictions for the first 300 rows (tall products pack their panels), into res */
+static void record_predictions(ds_model *m, const ds_dataset *d, run_result *res)
+{
+    res->pred = malloc(sizeof(float) * 300 * (size_t)d->n_y);
+    CHECK_OK(ds_model_predict(m, d->x, 300, res->pred, NULL));
+}
+
+static void run_model(ds_kernel kernel, int threads, const ds_dataset *d, run_result *res)
+{
+    ds_model *m = make_mlp(kernel, threads);
+    static const int rows[4] = {77, 45, 100, 160};
+    train_and_record(m, d, rows, 1, 45, res);
+    record_predictions(m, d, res);
     ds_model_free(m);
 }
 
@@ -682,36 +697,12 @@ static void run_sparse_model(int skip, int threads, const ds_dataset *d, run_res
     cc.optimizer = ds_optimizer_defaults(DS_OPT_SGD);
     cc.optimizer.momentum = 0.9;
     ds_model_compile(m, &cc, NULL);
-    size_t np = ds_model_n_params(m);
     static const int rows[4] = {64, 45, 100, 160};
-    int r0 = 0;
-    for (int b = 0; b < 4; b++) {
-        ds_model_zero_grad(m);
-        CHECK_OK(ds_model_train_batch_grad(m, d->x + (size_t)r0 * SP_IN, d->y + (size_t)r0 * SP_OUT,
-                                           rows[b], NULL, &res->loss[b], NULL));
-        res->grads[b] = malloc(sizeof(float) * np);
-        memcpy(res->grads[b], ds_model_grads(m), sizeof(float) * np);
-        r0 += rows[b];
-    }
-    ds_fit_options fo = ds_fit_defaults();
-    fo.batch_size = 64;
-    fo.epochs = 2;
-    fo.validation_split = 0.1;
-    ds_history *h = NULL;
-    ds_history_create(&h, NULL);
-    CHECK_OK(ds_model_fit(m, d, &fo, h, NULL));
+    train_and_record(m, d, rows, 0, 64, res);
     /* the last batch of the first layer skipped zeros in both products */
     if (skip && ds_kernel_available(DS_KERNEL_AVX512))
         CHECK(m->sp && m->sp[0] && m->sp[0]->fwd && m->sp[0]->bwd, "zeros were skipped");
-    res->hist[0] = ds_history_get(h, 0, ds_history_find(h, "loss"));
-    res->hist[1] = ds_history_get(h, 1, ds_history_find(h, "loss"));
-    res->hist[2] = ds_history_get(h, 1, ds_history_find(h, "val_loss"));
-    res->hist[3] = ds_history_get(h, 1, ds_history_find(h, "val_accuracy"));
-    res->params = malloc(sizeof(float) * np);
-    memcpy(res->params, ds_model_params(m), sizeof(float) * np);
-    res->pred = malloc(sizeof(float) * 300 * SP_OUT);
-    CHECK_OK(ds_model_predict(m, d->x, 300, res->pred, NULL));
-    ds_history_free(h);
+    record_predictions(m, d, res);
     ds_model_free(m);
 }
 

@@ -675,7 +675,7 @@ static void test_sparse_decision(void)
  * gradients, losses, weights and predictions */
 enum { SP_IN = 300, SP_OUT = 10 };
 
-static void run_sparse_model(int skip, int threads, const ds_dataset *d, run_result *res)
+static ds_model *make_sparse_mlp(int skip, int threads)
 {
     ds_model *m = NULL;
     ds_model_create(&m, SP_IN, NULL);
@@ -697,6 +697,25 @@ static void run_sparse_model(int skip, int threads, const ds_dataset *d, run_res
     cc.optimizer = ds_optimizer_defaults(DS_OPT_SGD);
     cc.optimizer.momentum = 0.9;
     ds_model_compile(m, &cc, NULL);
+    return m;
+}
+
+/* mostly-zero rows: 300 inputs, one-hot targets over SP_OUT classes */
+static ds_dataset *make_sparse_data(int n)
+{
+    ds_rng r = ds_rng_split(8, 0);
+    float *x = sparse_rows(&r, n, SP_IN, 0.3), *y = calloc((size_t)n * SP_OUT, sizeof(float));
+    for (int i = 0; i < n; i++) y[(size_t)i * SP_OUT + ds_rng_below(&r, SP_OUT)] = 1.0f;
+    ds_dataset *d = NULL;
+    ds_dataset_create(&d, n, SP_IN, SP_OUT, x, y, NULL);
+    free(x);
+    free(y);
+    return d;
+}
+
+static void run_sparse_model(int skip, int threads, const ds_dataset *d, run_result *res)
+{
+    ds_model *m = make_sparse_mlp(skip, threads);
     static const int rows[4] = {64, 45, 100, 160};
     train_and_record(m, d, rows, 0, 64, res);
     /* the last batch of the first layer skipped zeros in both products */
@@ -708,12 +727,7 @@ static void run_sparse_model(int skip, int threads, const ds_dataset *d, run_res
 
 static void test_skip_zeros_same_bits(void)
 {
-    enum { N = 900 };
-    ds_rng r = ds_rng_split(8, 0);
-    float *x = sparse_rows(&r, N, SP_IN, 0.3), *y = calloc((size_t)N * SP_OUT, sizeof(float));
-    for (int i = 0; i < N; i++) y[(size_t)i * SP_OUT + ds_rng_below(&r, SP_OUT)] = 1.0f;
-    ds_dataset *d = NULL;
-    ds_dataset_create(&d, N, SP_IN, SP_OUT, x, y, NULL);
+    ds_dataset *d = make_sparse_data(900);
     size_t np = (size_t)SP_IN * 256 + 256 + 256 * 128 + 128 + 128 * SP_OUT + SP_OUT;
     run_result ref;
     run_sparse_model(0, 1, d, &ref);
@@ -740,8 +754,6 @@ static void test_skip_zeros_same_bits(void)
         }
     free_result(&ref);
     ds_dataset_free(d);
-    free(x);
-    free(y);
 }
 
 static void test_threads_same_bits(void)
@@ -875,6 +887,18 @@ static void test_threaded_fit_allocates_nothing(void)
     CHECK(ds_model_threads(m) == 2, "fit's threads option stays with the model");
     CHECK(allocs_after_first >= 0 && allocs_at_end == allocs_after_first,
           "%ld allocations after the first batch", allocs_at_end - allocs_after_first);
+    ds_model_free(m);
+    ds_dataset_free(d);
+    /* skipping zeros on two threads: the descriptions and scratch exist before the loop */
+    d = make_sparse_data(600);
+    m = make_sparse_mlp(1, 2);
+    allocs_after_first = -1;
+    CHECK_OK(ds_model_fit(m, d, &fo, NULL, NULL));
+    CHECK(!ds_kernel_available(DS_KERNEL_AVX512) || (m->sp && m->sp[0] && m->sp[0]->fwd),
+          "zeros were skipped");
+    CHECK(allocs_after_first >= 0 && allocs_at_end == allocs_after_first,
+          "skipping zeros: %ld allocations after the first batch",
+          allocs_at_end - allocs_after_first);
     ds_model_free(m);
     ds_dataset_free(d);
 #else

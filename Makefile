@@ -18,7 +18,8 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -ffp-contract=off -Iinclude -fPIC -MMD -MP
 LDLIBS  := -lm -lpthread
 # gcc's -O2 vectorizes only loops with known trip counts; for the optimizer's elementwise
-# updates and the portable kernels, let it version loops for aliasing and add epilogues
+# updates, the portable kernels and the bias gradient (dense_run.c: 6.7-7.6 us a step on
+# the issue's MLP, 3.7-4.6 us this way), let it version loops for aliasing and add epilogues
 # (as clang's -O2 does), which changes no element's operations. Not everywhere: for tiny
 # models the run-time checks cost more than they save.
 VECT_CHEAP := $(shell $(CC) -fvect-cost-model=cheap -E -x c /dev/null >/dev/null 2>&1 && \
@@ -65,7 +66,7 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INI_CFLAGS) $(JANSSON_CFLAGS) -c $< -o $@
 
-$(BUILD)/src/optim.o $(BUILD)/src/dense_portable.o: CFLAGS += $(VECT_CHEAP)
+$(BUILD)/src/optim.o $(BUILD)/src/dense_portable.o $(BUILD)/src/dense_run.o: CFLAGS += $(VECT_CHEAP)
 # the activations and losses: also -fno-trapping-math, which lets gcc turn the selects of
 # src/mathf.h into vector blends (no value changes; descent never reads the FP flags)
 $(BUILD)/src/act.o $(BUILD)/src/loss.o: CFLAGS += $(VECT_CHEAP) -fno-trapping-math

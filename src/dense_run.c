@@ -86,7 +86,7 @@ void ds_dense_forward_run(const ds_exec *x, const ds_activation *act, ds_keras_v
     fwd_job j;
     j.kern = x->kern;
     j.x = x;
-    j.sp = sp && sp->fwd && sp->B == B && ds_sparsity_eligible(x, I, O) ? sp : NULL;
+    j.sp = sp && sp->fwd && sp->B == B ? sp : NULL; /* sp: prepared for this batch */
     j.g = (ds_dense_fwd_args){z, NULL, inp, weight, bias, B, I, O};
     j.act = NULL;
     j.kv = kv;

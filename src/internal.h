@@ -326,7 +326,13 @@ typedef struct {
 /* A description for batches of up to `rows` rows of I inputs, or NULL (out of memory). */
 ds_sparsity *ds_sparsity_create(int rows, int I);
 void ds_sparsity_free(ds_sparsity *sp);
-/* Whether a layer of I inputs and O outputs may skip zeros with x's kernels. */
+/* Whether a layer of I inputs and O outputs is wide enough to skip zeros at all (its
+ * description and scratch are then allocated with the model's work buffers). */
+static inline int ds_sparsity_shape(int I, int O)
+{
+    return I >= 32 && O >= 32 && (long)I * O >= DS_FAST_MIN_WEIGHTS;
+}
+/* Whether such a layer skips zeros with x's kernels and setting. */
 int ds_sparsity_eligible(const ds_exec *x, int I, int O);
 /* Describes inp (B,I) in sp and decides sp->fwd and sp->bwd (both 0 when B exceeds
  * sp's rows or I its columns), on x's threads. */
@@ -336,7 +342,7 @@ void ds_sparsity_prepare(const ds_exec *x, ds_sparsity *sp, const float *inp, in
 #define DS_PAR_MIN_WORK (1L << 18)
 
 /* z (B,O) = inp @ weight + bias, then a = act(z); skipping inp's zeros when sp (NULL:
- * never) describes inp and chose to. */
+ * never; else ds_sparsity_prepare'd for inp with x) chose to. */
 void ds_dense_forward_run(const ds_exec *x, const ds_activation *act, ds_keras_version kv,
                           float *z, float *a, const float *inp, const float *weight,
                           const float *bias, int B, int I, int O, const ds_sparsity *sp);

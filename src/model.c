@@ -125,8 +125,7 @@ static int sparse_layer(const ds_model *m, int k)
 {
 #if defined(DS_HAVE_X86_KERNELS)
     const ds_layer *l = &m->layers[k];
-    return l->kind == DS_LAYER_DENSE && l->n_in >= 32 && l->n_out >= 32 &&
-           (long)l->n_in * l->n_out >= DS_FAST_MIN_WEIGHTS;
+    return l->kind == DS_LAYER_DENSE && ds_sparsity_shape(l->n_in, l->n_out);
 #else
     (void)m;
     (void)k;
@@ -561,7 +560,6 @@ nomem:
     free_work(m);
     return ds_fail(err, DS_ERR_NOMEM, "model: out of memory for a batch of %d rows", rows);
 }
-
 
 /* The forward pass; with defer_last_act, the last (dense) layer stops at its
  * pre-activation z, and whoever called fills its output a. */

@@ -44,8 +44,8 @@ ds_sparsity *ds_sparsity_create(int rows, int I)
 
 int ds_sparsity_eligible(const ds_exec *x, int I, int O)
 {
-    return x && x->skip_zeros && x->kern && x->kern->sparse && x->sparse && I >= 32 && O >= 32 &&
-           (long)I * O >= DS_FAST_MIN_WEIGHTS;
+    return x && x->skip_zeros && x->kern && x->kern->sparse && x->sparse &&
+           ds_sparsity_shape(I, O);
 }
 
 typedef struct {

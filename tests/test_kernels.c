@@ -421,6 +421,24 @@ static void test_kernel_names_and_env(void)
 
 enum { N_IN = 120, N_OUT = 10 };
 
+/* a dense layer of `units` with activation `act` */
+static void add_dense(ds_model *m, int units, ds_act_kind act)
+{
+    ds_dense_config c = ds_dense_defaults(units);
+    c.activation = ds_activation_defaults(act);
+    ds_model_add_dense(m, &c, NULL);
+}
+
+/* builds with `seed` and compiles for categorical crossentropy under opt */
+static void build_cce(ds_model *m, uint64_t seed, ds_optimizer opt)
+{
+    ds_model_build(m, seed, NULL);
+    ds_compile_config cc = ds_compile_defaults();
+    cc.loss = ds_loss_defaults(DS_LOSS_CATEGORICAL_CROSSENTROPY);
+    cc.optimizer = opt;
+    ds_model_compile(m, &cc, NULL);
+}
+
 static ds_model *make_mlp_opt(ds_kernel kernel, int threads, int dropout, ds_optimizer opt)
 {
     ds_model *m = NULL;
@@ -432,17 +450,9 @@ static ds_model *make_mlp_opt(ds_kernel kernel, int threads, int dropout, ds_opt
     c.bias_initializer = ds_initializer_defaults(DS_INIT_RANDOM_NORMAL);
     ds_model_add_dense(m, &c, NULL);
     if (dropout) ds_model_add_dropout(m, 0.2f, NULL);
-    c = ds_dense_defaults(64);
-    c.activation = ds_activation_defaults(DS_ACT_TANH);
-    ds_model_add_dense(m, &c, NULL);
-    c = ds_dense_defaults(N_OUT);
-    c.activation = ds_activation_defaults(DS_ACT_SOFTMAX);
-    ds_model_add_dense(m, &c, NULL);
-    ds_model_build(m, 11, NULL);
-    ds_compile_config cc = ds_compile_defaults();
-    cc.loss = ds_loss_defaults(DS_LOSS_CATEGORICAL_CROSSENTROPY);
-    cc.optimizer = opt;
-    ds_model_compile(m, &cc, NULL);
+    add_dense(m, 64, DS_ACT_TANH);
+    add_dense(m, N_OUT, DS_ACT_SOFTMAX);
+    build_cce(m, 11, opt);
     return m;
 }
 
@@ -681,21 +691,12 @@ static ds_model *make_sparse_mlp(int skip, int threads)
     ds_model_set_threads(m, threads, NULL);
     CHECK_OK(ds_model_set_skip_zeros(m, skip, NULL));
     CHECK(ds_model_skip_zeros(m) == skip, "skip_zeros reads back");
-    ds_dense_config c = ds_dense_defaults(256);
-    c.activation = ds_activation_defaults(DS_ACT_RELU);
-    ds_model_add_dense(m, &c, NULL);
-    c = ds_dense_defaults(128);
-    c.activation = ds_activation_defaults(DS_ACT_RELU);
-    ds_model_add_dense(m, &c, NULL);
-    c = ds_dense_defaults(SP_OUT);
-    c.activation = ds_activation_defaults(DS_ACT_SOFTMAX);
-    ds_model_add_dense(m, &c, NULL);
-    ds_model_build(m, 5, NULL);
-    ds_compile_config cc = ds_compile_defaults();
-    cc.loss = ds_loss_defaults(DS_LOSS_CATEGORICAL_CROSSENTROPY);
-    cc.optimizer = ds_optimizer_defaults(DS_OPT_SGD);
-    cc.optimizer.momentum = 0.9;
-    ds_model_compile(m, &cc, NULL);
+    add_dense(m, 256, DS_ACT_RELU);
+    add_dense(m, 128, DS_ACT_RELU);
+    add_dense(m, SP_OUT, DS_ACT_SOFTMAX);
+    ds_optimizer o = ds_optimizer_defaults(DS_OPT_SGD);
+    o.momentum = 0.9;
+    build_cce(m, 5, o);
     return m;
 }
 

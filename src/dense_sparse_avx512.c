@@ -3,9 +3,12 @@
  * leave out zero inputs, with AVX-512 (see "skipping zero inputs" in internal.h; entered
  * only when the processor has AVX-512, like dense_avx512.c).
  *
- *   build            one pass over a batch's inputs: per pair of rows the columns where
- *                    either is nonzero (compare, compress), per shard and column the rows
- *                    that are (a bit per row)
+ *   build            one pass over a batch's inputs, a shard of 32 rows at a time: each
+ *                    row's nonzero columns as bits; the rows paired by their zeros (the
+ *                    sparsest row left with the row that adds the fewest columns, union
+ *                    counts for 32 rows at once); from the bits, per pair the columns
+ *                    where either row is nonzero (compress) and per column the rows that
+ *                    are (a bit per row)
  *   forward          z (B,O) = inp (B,I) @ weight (I,O) + bias, a pair of rows by a panel
  *                    of up to 128 columns at a time (16 accumulators): for each k of the
  *                    pair's list, one row of the panel (8 vectors, copied to a contiguous
@@ -16,10 +19,11 @@
  *                    mask, one row of dout's panel (dout copied once to contiguous panels
  *                    per shard) times inp[b,k] and inp[b,k+1], in blocks of DW_BLOCK rows
  *                    of dweight, so that a block's sums stay in L1 over the shards
- * Measured inside training on Fashion-MNIST (half its pixels zero; 63% of the forward's
- * and 55% of the weight gradient's terms left): the first layer's forward in 0.81 and its
- * weight gradient in 0.78 of the full kernels' time (docs/PERFORMANCE.md). Tiles for 2,
- * 4, 6 and 8 vectors are compiled, so a panel cut narrow among threads does no idle work.
+ * Measured on Fashion-MNIST (half its pixels zero): pairing rows by their zeros leaves
+ * 0.60 of the forward's terms rather than 0.66 for neighbouring rows, the weight gradient
+ * keeps 0.55; see docs/PERFORMANCE.md for the times. Tiles for 2, 4, 6 and 8 vectors are
+ * compiled, so a panel cut narrow among threads does no idle work, and backward_weight's
+ * tiles of whole vectors store without masks (their sums stay in registers: 8% faster).
  * Every element's chain of fused multiply-adds is the dense kernels' (internal.h), less
  * the terms whose input is zero.
  */
@@ -42,47 +46,151 @@ INLINE __mmask16 lanes(int n) { return (__mmask16)(n >= 16 ? 0xFFFF : n <= 0 ? 0
 /* ---------------------------------------------------------------------------------- */
 /* the description of a batch */
 
+/* The shard's rows' nonzero columns as bits, word w of row r at bits[w * SR + r] (W
+ * words of 64 columns), so that one vector holds a word of 8 rows. */
+
+/* u[r] = the number of columns nonzero in row a or row r, for the shard's 32 rows (bytes
+ * counted by nibbles through a table, then summed: AVX-512BW, no VPOPCNTDQ needed) */
+T512 static void union_counts(const uint64_t *bits, size_t W, int a, int *u)
+{
+    const __m512i lut = _mm512_set4_epi32(0x04030302, 0x03020201, 0x03020201, 0x02010100);
+    const __m512i low = _mm512_set1_epi8(0x0F), zero = _mm512_setzero_si512();
+    __m512i sum[SR / 8];
+    for (int q = 0; q < SR / 8; q++) sum[q] = zero;
+    for (size_t w0 = 0; w0 < W; w0 += 16) { /* bytes count at most 8 x 16 < 256 */
+        const size_t w1 = W - w0 < 16 ? W : w0 + 16;
+        __m512i acc[SR / 8];
+        for (int q = 0; q < SR / 8; q++) acc[q] = zero;
+        for (size_t w = w0; w < w1; w++) {
+            const __m512i aw = _mm512_set1_epi64((long long)bits[w * SR + (size_t)a]);
+            for (int q = 0; q < SR / 8; q++) {
+                const __m512i v = _mm512_or_si512(_mm512_loadu_si512(bits + w * SR + 8 * q), aw);
+                const __m512i lo = _mm512_and_si512(v, low);
+                const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+                acc[q] = _mm512_add_epi8(acc[q], _mm512_add_epi8(_mm512_shuffle_epi8(lut, lo),
+                                                                 _mm512_shuffle_epi8(lut, hi)));
+            }
+        }
+        for (int q = 0; q < SR / 8; q++)
+            sum[q] = _mm512_add_epi64(sum[q], _mm512_sad_epu8(acc[q], zero));
+    }
+    for (int q = 0; q < SR / 8; q++)
+        _mm256_storeu_si256((__m256i *)(void *)(u + 8 * q), _mm512_cvtepi64_epi32(sum[q]));
+}
+
+/* the same with VPOPCNTDQ (Ice Lake, Zen 4 and later) */
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,fma"))) static void
+union_counts_popcnt(const uint64_t *bits, size_t W, int a, int *u)
+{
+    __m512i sum[SR / 8];
+    for (int q = 0; q < SR / 8; q++) sum[q] = _mm512_setzero_si512();
+    for (size_t w = 0; w < W; w++) {
+        const __m512i aw = _mm512_set1_epi64((long long)bits[w * SR + (size_t)a]);
+        for (int q = 0; q < SR / 8; q++)
+            sum[q] = _mm512_add_epi64(sum[q], _mm512_popcnt_epi64(_mm512_or_si512(
+                                                  _mm512_loadu_si512(bits + w * SR + 8 * q), aw)));
+    }
+    for (int q = 0; q < SR / 8; q++)
+        _mm256_storeu_si256((__m256i *)(void *)(u + 8 * q), _mm512_cvtepi64_epi32(sum[q]));
+}
+
+/* pairs for the n rows of the shard starting at row s0: repeatedly the sparsest row left
+ * (the first of equals) with the row that adds the fewest columns to it (the first of
+ * equals); a last row alone when n is odd. Pair slots the shard does not fill get -1.
+ * Which rows pair changes only the time, never a result. */
+T512 static void pair_rows(ds_sparsity *sp, int s0, int n, const uint64_t *bits,
+                           const int *count)
+{
+    uint32_t left = n >= 32 ? 0xFFFFFFFFu : (1u << n) - 1u;
+    int *pr = sp->rows + (size_t)s0; /* the shard's pair slots: rows[s0 .. s0 + SR) */
+    int p = 0, u[SR];
+    void (*counts)(const uint64_t *, size_t, int, int *) =
+        __builtin_cpu_supports("avx512vpopcntdq") ? union_counts_popcnt : union_counts;
+    while (left) {
+        int a = -1;
+        for (uint32_t m = left; m; m &= m - 1) {
+            const int r = __builtin_ctz(m);
+            if (a < 0 || count[r] < count[a]) a = r;
+        }
+        left &= ~(1u << a);
+        int b = -1;
+        if (left) {
+            counts(bits, sp->words, a, u);
+            for (uint32_t m = left; m; m &= m - 1) {
+                const int r = __builtin_ctz(m);
+                if (b < 0 || u[r] < u[b]) b = r;
+            }
+            left &= ~(1u << b);
+        }
+        /* the lower row first: a pair's rows are read in memory order */
+        pr[2 * p] = s0 + (b >= 0 && b < a ? b : a);
+        pr[2 * p + 1] = b < 0 ? -1 : s0 + (b < a ? a : b);
+        p++;
+    }
+    for (; p < SR / 2; p++) pr[2 * p] = pr[2 * p + 1] = -1;
+}
+
 T512 static void build(ds_sparsity *sp, const float *inp, int r0, int r1, long *fwd_terms,
                        long *bwd_terms)
 {
     const int I = sp->I;
+    const size_t W = sp->words;
     const __m512 zero = _mm512_setzero_ps();
     const __m512i step = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     long ft = 0, bt = 0;
-    /* lists: pair p covers rows 2p and 2p + 1 (a missing last row counts as zeros) */
-    for (int b = r0; b < r1; b += 2) {
-        const float *x0 = inp + (size_t)b * I, *x1 = b + 1 < r1 ? x0 + I : NULL;
-        int *out = sp->idx + (size_t)(b / 2) * sp->stride, n = 0;
-        for (int k = 0; k < I; k += 16) {
-            const __mmask16 m = lanes(I - k);
-            __mmask16 nz = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, x0 + k), zero,
-                                                   _CMP_NEQ_UQ);
-            if (x1)
-                nz |= _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, x1 + k), zero,
-                                              _CMP_NEQ_UQ);
-            /* compress in a register, then store the whole vector: on some processors
-             * (Zen 4) a compressing store to memory is slow */
-            _mm512_storeu_si512((void *)(out + n),
-                                _mm512_maskz_compress_epi32(
-                                    nz, _mm512_add_epi32(step, _mm512_set1_epi32(k))));
-            n += __builtin_popcount(nz);
-        }
-        sp->len[b / 2] = n;
-        ft += 2L * n;
-    }
-    /* masks: shard by shard, 16 columns at a time, one bit per row */
     for (int s0 = r0; s0 < r1; s0 += SR) {
         const int rows = r1 - s0 < SR ? r1 - s0 : SR;
+        uint64_t *bits = sp->bits + (size_t)(s0 / SR) * W * SR;
+        /* each row's nonzero columns, 16 at a time (a chunk never straddles two words);
+         * rows the shard lacks are zero */
+        int count[SR];
+        for (int r = 0; r < SR; r++) {
+            const float *x = inp + (size_t)(s0 + r) * I;
+            int c = 0;
+            for (size_t w = 0; w < W; w++) {
+                uint64_t v = 0;
+                for (int k = 64 * (int)w; r < rows && k < I && k < 64 * (int)w + 64; k += 16) {
+                    const __mmask16 m = lanes(I - k);
+                    const __mmask16 nz = _mm512_mask_cmp_ps_mask(
+                        m, _mm512_maskz_loadu_ps(m, x + k), zero, _CMP_NEQ_UQ);
+                    v |= (uint64_t)nz << (k % 64);
+                }
+                bits[w * SR + (size_t)r] = v;
+                c += __builtin_popcountll(v);
+            }
+            count[r] = c;
+        }
+        pair_rows(sp, s0, rows, bits, count);
+        /* lists: each pair's columns, compressed in a register and stored as a whole
+         * vector (on some processors, Zen 4, a compressing store to memory is slow) */
+        for (int p = s0 / 2; p < s0 / 2 + SR / 2; p++) {
+            const int a = sp->rows[2 * p], b = sp->rows[2 * p + 1];
+            int n = 0;
+            if (a >= 0) {
+                const int ra = a - s0, rb = b >= 0 ? b - s0 : ra;
+                int *out = sp->idx + (size_t)p * sp->stride;
+                for (int k = 0; k < I; k += 16) {
+                    const uint64_t v = bits[(size_t)(k / 64) * SR + (size_t)ra] |
+                                       bits[(size_t)(k / 64) * SR + (size_t)rb];
+                    const __mmask16 nz = (__mmask16)(v >> (k % 64) & 0xFFFFu);
+                    _mm512_storeu_si512((void *)(out + n),
+                                        _mm512_maskz_compress_epi32(
+                                            nz, _mm512_add_epi32(step, _mm512_set1_epi32(k))));
+                    n += __builtin_popcount(nz);
+                }
+            }
+            sp->len[p] = n;
+            ft += 2L * n;
+        }
+        /* masks: 16 columns at a time, a bit per row */
         uint32_t *mk = sp->mask + (size_t)(s0 / SR) * I;
         for (int k = 0; k < I; k += 16) {
             const __mmask16 m = lanes(I - k);
+            const uint64_t *bw = bits + (size_t)(k / 64) * SR;
             __m512i acc = _mm512_setzero_si512();
-            for (int r = 0; r < rows; r++) {
-                __mmask16 nz = _mm512_mask_cmp_ps_mask(
-                    m, _mm512_maskz_loadu_ps(m, inp + (size_t)(s0 + r) * I + k), zero,
-                    _CMP_NEQ_UQ);
-                acc = _mm512_mask_or_epi32(acc, nz, acc, _mm512_set1_epi32((int)(1u << r)));
-            }
+            for (int r = 0; r < rows; r++)
+                acc = _mm512_mask_or_epi32(acc, (__mmask16)(bw[r] >> (k % 64) & 0xFFFFu), acc,
+                                           _mm512_set1_epi32((int)(1u << r)));
             _mm512_mask_storeu_epi32(mk + k, m, acc);
         }
         for (int k = 0; k < I; k += 2) {
@@ -133,11 +241,12 @@ INLINE int lower_bound(const int *v, int n, int k)
 /* rows b (and b + 1 when two) for the panel's columns o..o+nr-1 and the weight rows
  * k0..k1-1 copied to panel (row k at panel + (k - k0) * PW) */
 INLINE T512 void fwd_pair_t(const int nv, const ds_dense_fwd_args *g, const ds_sparsity *sp,
-                            int b, int two, int o, int nr, int k0, int k1, const float *panel)
+                            int p, int ra, int rb, int o, int nr, int k0, int k1,
+                            const float *panel)
 {
-    const int I = g->I, O = g->O;
-    const float *r0 = g->inp + (size_t)b * I, *r1 = two ? r0 + I : r0;
-    float *z0 = g->z + (size_t)b * O + o, *z1 = z0 + O;
+    const int I = g->I, O = g->O, two = rb >= 0;
+    const float *r0 = g->inp + (size_t)ra * I, *r1 = two ? g->inp + (size_t)rb * I : r0;
+    float *z0 = g->z + (size_t)ra * O + o, *z1 = g->z + (size_t)(two ? rb : ra) * O + o;
     __m512 a[NV], c[NV];
     if (k0 == 0) {
         for (int v = 0; v < nv; v++) {
@@ -152,8 +261,8 @@ INLINE T512 void fwd_pair_t(const int nv, const ds_dense_fwd_args *g, const ds_s
             c[v] = two ? _mm512_maskz_loadu_ps(m, z1 + 16 * v) : a[v];
         }
     }
-    const int *ix = sp->idx + (size_t)(b / 2) * sp->stride;
-    int n = sp->len[b / 2], j = 0;
+    const int *ix = sp->idx + (size_t)p * sp->stride;
+    int n = sp->len[p], j = 0;
     if (k0 > 0 || k1 < I) { /* this block's part of the list */
         j = lower_bound(ix, n, k0);
         n = lower_bound(ix, n, k1);
@@ -165,7 +274,8 @@ INLINE T512 void fwd_pair_t(const int nv, const ds_dense_fwd_args *g, const ds_s
         ROW_FMA_N(row, nv);
     }
     const int relu = k1 == I && g->a;
-    float *a0 = relu ? g->a + (size_t)b * O + o : NULL, *a1 = a0 ? a0 + O : NULL;
+    float *a0 = relu ? g->a + (size_t)ra * O + o : NULL;
+    float *a1 = relu ? g->a + (size_t)(two ? rb : ra) * O + o : NULL;
     const __m512 zero = _mm512_setzero_ps();
     for (int v = 0; v < nv; v++) {
         __mmask16 m = lanes(nr - 16 * v);
@@ -181,11 +291,11 @@ INLINE T512 void fwd_pair_t(const int nv, const ds_dense_fwd_args *g, const ds_s
 }
 
 #define FWD_PAIR(nv)                                                                     \
-    NOINLINE T512 void fwd_pair##nv(const ds_dense_fwd_args *g, const ds_sparsity *sp, int b, \
-                                    int two, int o, int nr, int k0, int k1,              \
+    NOINLINE T512 void fwd_pair##nv(const ds_dense_fwd_args *g, const ds_sparsity *sp, int p, \
+                                    int ra, int rb, int o, int nr, int k0, int k1,       \
                                     const float *panel)                                  \
     {                                                                                    \
-        fwd_pair_t(nv, g, sp, b, two, o, nr, k0, k1, panel);                             \
+        fwd_pair_t(nv, g, sp, p, ra, rb, o, nr, k0, k1, panel);                          \
     }
 FWD_PAIR(2)
 FWD_PAIR(4)
@@ -193,8 +303,24 @@ FWD_PAIR(6)
 FWD_PAIR(8)
 
 typedef void (*fwd_pair_fn)(const ds_dense_fwd_args *, const ds_sparsity *, int, int, int, int,
-                            int, int, const float *);
+                            int, int, int, const float *);
 static fwd_pair_fn const fwd_pairs[5] = {NULL, fwd_pair2, fwd_pair4, fwd_pair6, fwd_pair8};
+
+/* the pairs of the shards rows b0..b1-1 touch, each for its rows among them (a pair cut
+ * by the range is computed for its row inside only) */
+T512 static void fwd_rows(const ds_dense_fwd_args *g, const ds_sparsity *sp, int b0, int b1,
+                          int o, int nr, int k0, int k1, const float *panel)
+{
+    const fwd_pair_fn pair = fwd_pairs[even_vectors(nr) / 2];
+    for (int p = b0 / SR * (SR / 2); p < (b1 + SR - 1) / SR * (SR / 2); p++) {
+        int ra = sp->rows[2 * p], rb = sp->rows[2 * p + 1];
+        const int ia = ra >= b0 && ra < b1, ib = rb >= b0 && rb < b1;
+        if (!ia && !ib) continue;
+        if (!ia) ra = rb, rb = -1;
+        else if (!ib) rb = -1;
+        pair(g, sp, p, ra, rb, o, nr, k0, k1, panel);
+    }
+}
 
 T512 static void fwd(const ds_dense_fwd_args *g, const ds_sparsity *sp, int b0, int b1,
                      int o0, int o1, float *panel)
@@ -202,13 +328,13 @@ T512 static void fwd(const ds_dense_fwd_args *g, const ds_sparsity *sp, int b0, 
     const int I = g->I, O = g->O;
     const int nk = I > 0 ? (I + DS_SPARSE_KMAX - 1) / DS_SPARSE_KMAX : 1;
     panel = (float *)(((uintptr_t)panel + 63) & ~(uintptr_t)63); /* 64-byte aligned */
-    int k0 = 0;
-    for (int kb = 0; kb < nk; kb++) {
-        const int k1 = (int)((long)I * (kb + 1) / nk);
-        for (int o = o0; o < o1; o += PW) {
-            const int nr = o1 - o < PW ? o1 - o : PW;
+    for (int o = o0; o < o1; o += PW) {
+        const int nr = o1 - o < PW ? o1 - o : PW;
+        const int nv = even_vectors(nr);
+        int k0 = 0;
+        for (int kb = 0; kb < nk; kb++) {
             /* the panel's rows k0..k1-1, columns beyond nr zero */
-            const int nv = even_vectors(nr);
+            const int k1 = (int)((long)I * (kb + 1) / nk);
             for (int k = k0; k < k1; k++) {
                 const float *src = g->weight + (size_t)k * O + o;
                 float *dst = panel + (size_t)(k - k0) * PW;
@@ -217,10 +343,9 @@ T512 static void fwd(const ds_dense_fwd_args *g, const ds_sparsity *sp, int b0, 
                     _mm512_store_ps(dst + 16 * v, _mm512_maskz_loadu_ps(m, src + 16 * v));
                 }
             }
-            const fwd_pair_fn pair = fwd_pairs[nv / 2];
-            for (int b = b0; b < b1; b += 2) pair(g, sp, b, b + 1 < b1, o, nr, k0, k1, panel);
+            fwd_rows(g, sp, b0, b1, o, nr, k0, k1, panel);
+            k0 = k1;
         }
-        k0 = k1;
     }
 }
 
@@ -230,8 +355,9 @@ T512 static void fwd(const ds_dense_fwd_args *g, const ds_sparsity *sp, int b0, 
 /* the sums of one shard for columns i (and i + 1 when two) of inp, the panel's columns
  * o..o+nr-1: rows r of the shard set in bits, dout's rows at dp + r * PW; added to (or,
  * with store, stored in) dweight */
-INLINE T512 void bwd_w_pair_t(const int nv, const ds_dense_bwd_w_args *g, int s0, int i,
-                              int two, int o, int nr, uint32_t bits, const float *dp, int store)
+INLINE T512 void bwd_w_pair_t(const int nv, const int full, const ds_dense_bwd_w_args *g,
+                              int s0, int i, int two, int o, int nr, uint32_t bits,
+                              const float *dp, int store)
 {
     const int I = g->I, O = g->O;
     __m512 a[NV], c[NV];
@@ -247,6 +373,27 @@ INLINE T512 void bwd_w_pair_t(const int nv, const ds_dense_bwd_w_args *g, int s0
         ROW_FMA_N(row, nv);
     }
     float *w0 = g->dweight + (size_t)i * O + o, *w1 = w0 + O;
+    if (full) { /* whole vectors: no masks, the sums stay in registers */
+        if (store) {
+#pragma GCC unroll 8
+            for (int v = 0; v < nv; v++) _mm512_storeu_ps(w0 + 16 * v, a[v]);
+            if (two) {
+#pragma GCC unroll 8
+                for (int v = 0; v < nv; v++) _mm512_storeu_ps(w1 + 16 * v, c[v]);
+            }
+        } else {
+#pragma GCC unroll 8
+            for (int v = 0; v < nv; v++)
+                _mm512_storeu_ps(w0 + 16 * v, _mm512_add_ps(_mm512_loadu_ps(w0 + 16 * v), a[v]));
+            if (two) {
+#pragma GCC unroll 8
+                for (int v = 0; v < nv; v++)
+                    _mm512_storeu_ps(w1 + 16 * v,
+                                     _mm512_add_ps(_mm512_loadu_ps(w1 + 16 * v), c[v]));
+            }
+        }
+        return;
+    }
     for (int v = 0; v < nv; v++) {
         __mmask16 m = lanes(nr - 16 * v);
         if (!m) break;
@@ -268,7 +415,13 @@ INLINE T512 void bwd_w_pair_t(const int nv, const ds_dense_bwd_w_args *g, int s0
                                       int o, int nr, uint32_t bits, const float *dp,     \
                                       int store)                                         \
     {                                                                                    \
-        bwd_w_pair_t(nv, g, s0, i, two, o, nr, bits, dp, store);                         \
+        bwd_w_pair_t(nv, 0, g, s0, i, two, o, nr, bits, dp, store);                      \
+    }                                                                                    \
+    NOINLINE T512 void bwd_w_full##nv(const ds_dense_bwd_w_args *g, int s0, int i, int two,  \
+                                      int o, int nr, uint32_t bits, const float *dp,     \
+                                      int store)                                         \
+    {                                                                                    \
+        bwd_w_pair_t(nv, 1, g, s0, i, two, o, nr, bits, dp, store);                      \
     }
 BWD_W_PAIR(2)
 BWD_W_PAIR(4)
@@ -279,6 +432,8 @@ typedef void (*bwd_w_pair_fn)(const ds_dense_bwd_w_args *, int, int, int, int, i
                               const float *, int);
 static bwd_w_pair_fn const bwd_w_pairs[5] = {NULL, bwd_w_pair2, bwd_w_pair4, bwd_w_pair6,
                                              bwd_w_pair8};
+static bwd_w_pair_fn const bwd_w_fulls[5] = {NULL, bwd_w_full2, bwd_w_full4, bwd_w_full6,
+                                             bwd_w_full8};
 
 T512 static void bwd_w(const ds_dense_bwd_w_args *g, const ds_sparsity *sp, int i0, int i1,
                        int o0, int o1, float *scratch)
@@ -304,7 +459,8 @@ T512 static void bwd_w(const ds_dense_bwd_w_args *g, const ds_sparsity *sp, int 
         const int ie = i1 - ib < DW_BLOCK ? i1 : ib + DW_BLOCK;
         for (int q = 0; q < panels; q++) {
             const int o = o0 + q * PW, nr = o1 - o < PW ? o1 - o : PW;
-            const bwd_w_pair_fn pair = bwd_w_pairs[even_vectors(nr) / 2];
+            const bwd_w_pair_fn pair =
+                (nr % 32 == 0 ? bwd_w_fulls : bwd_w_pairs)[even_vectors(nr) / 2];
             for (int s = 0; s < shards; s++) {
                 const uint32_t *mk = sp->mask + (size_t)s * I;
                 const float *dp = dpack + ((size_t)q * shards + s) * SR * PW;

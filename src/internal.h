@@ -142,8 +142,11 @@ extern const struct ds_sparse_kernels ds_sparse_kernels_avx512;
  * so results are the dense FMA kernels' bit for bit: a sum that is exactly zero may come
  * out as -0 rather than +0 (after an underflow), and a skipped 0 x inf makes no NaN.
  * ds_sparsity describes a batch's nonzero inputs in the two forms the kernels read:
- *   lists  per pair of rows (2p, 2p + 1): the columns k where either row is nonzero,
- *          ascending: forward loads each weight row once for both rows of a pair
+ *   lists  per pair of rows of a shard: the columns k where either row is nonzero,
+ *          ascending: forward loads each weight row once for both rows of a pair. The
+ *          rows are paired by their zeros (the sparsest row left with the row that adds
+ *          the fewest columns to it), so that a pair's list is short: on Fashion-MNIST
+ *          0.58 of the columns rather than 0.66 for rows 2p and 2p + 1
  *   masks  per shard s of DS_SHARD_ROWS rows and column k: bit r set when inp[32 s + r, k]
  *          is nonzero: backward_weight takes columns in pairs (k, k + 1), which share
  *          the rows of dout they load (neighbouring pixels are often zero together)
@@ -158,8 +161,12 @@ typedef struct {
     int B, I;          /* the batch described: inp (B,I), row-major */
     int fwd, bwd;      /* whether forward / backward_weight skip zeros for it */
     size_t stride;     /* ints between two pairs' lists: I + 16 (vector stores) */
-    int *len;          /* (cap_rows + 1) / 2: pair p's list length */
+    int *rows;         /* pair p's rows rows[2p] and rows[2p + 1] (-1: none); shard s
+                        * holds pairs DS_SHARD_ROWS / 2 * s onwards */
+    int *len;          /* pair p's list length (0 for a pair without rows) */
     int *idx;          /* pair p's list at idx + p * stride */
+    uint64_t *bits;    /* row b's nonzero columns, a bit each, at bits + b * words */
+    size_t words;      /* (I + 63) / 64 */
     uint32_t *mask;    /* mask[s * I + k] */
     int cap_rows, cap_cols;
     int idle;          /* batches left before a layer found dense looks again */
@@ -171,7 +178,7 @@ typedef struct ds_sparse_kernels {
      * backward_weight (rows of the column pairs' masks x 2 columns) would compute */
     void (*build)(ds_sparsity *sp, const float *inp, int r0, int r1, long *fwd_terms,
                   long *bwd_terms);
-    /* forward over rows [b0,b1) (b0 even) and columns [o0,o1), as the forward kernel;
+    /* forward over rows [b0,b1) and columns [o0,o1), as the forward kernel;
      * panel: ds_sparse_scratch floats of this thread */
     void (*forward)(const ds_dense_fwd_args *g, const ds_sparsity *sp, int b0, int b1,
                     int o0, int o1, float *panel);

@@ -18,8 +18,10 @@ enum { SPARSE_IDLE = 63 };
 void ds_sparsity_free(ds_sparsity *sp)
 {
     if (!sp) return;
+    free(sp->rows);
     free(sp->len);
     free(sp->idx);
+    free(sp->bits);
     free(sp->mask);
     free(sp);
 }
@@ -28,12 +30,16 @@ ds_sparsity *ds_sparsity_create(int rows, int I)
 {
     ds_sparsity *sp = calloc(1, sizeof *sp);
     if (!sp) return NULL;
-    size_t pairs = ((size_t)rows + 1) / 2, shards = ((size_t)rows + DS_SHARD_ROWS - 1) / DS_SHARD_ROWS;
+    size_t shards = ((size_t)rows + DS_SHARD_ROWS - 1) / DS_SHARD_ROWS;
+    size_t pairs = shards * (DS_SHARD_ROWS / 2);
     sp->stride = (size_t)I + 16;
-    sp->len = malloc(sizeof(int) * pairs);
+    sp->words = ((size_t)I + 63) / 64;
+    sp->rows = malloc(sizeof(int) * 2 * pairs);
+    sp->len = calloc(pairs, sizeof(int));
     sp->idx = malloc(sizeof(int) * pairs * sp->stride);
+    sp->bits = malloc(sizeof(uint64_t) * shards * DS_SHARD_ROWS * sp->words);
     sp->mask = malloc(sizeof(uint32_t) * shards * (size_t)I);
-    if (!sp->len || !sp->idx || !sp->mask) {
+    if (!sp->rows || !sp->len || !sp->idx || !sp->bits || !sp->mask) {
         ds_sparsity_free(sp);
         return NULL;
     }

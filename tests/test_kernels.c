@@ -583,8 +583,9 @@ static int check_sparse_shape(const ds_dense_kernels *k, int B, int I, int O, do
         k->forward(&g1, 0, B, 0, O, NULL);
         memset(z2, 0xff, sizeof(float) * ny);
         memset(a2, 0xff, sizeof(float) * ny);
-        /* a few rectangles that tile the product: even row cuts, cuts of 32 columns */
-        int bc = 2 * (int)ds_rng_below(&r, (uint64_t)(B / 2) + 1);
+        /* a few rectangles that tile the product: a cut at any row (it may part the
+         * rows of a pair), cuts of 32 columns */
+        int bc = (int)ds_rng_below(&r, (uint64_t)B + 1);
         int oc = 32 * (int)ds_rng_below(&r, (uint64_t)(O / 32) + 1);
         const int rows[3] = {0, bc, B}, cols[3] = {0, oc, O};
         for (int i = 0; i < 2; i++)
@@ -674,6 +675,27 @@ static void test_sparse_decision(void)
     CHECK(sp->fwd && sp->bwd && sp->len[0] == 0, "all zeros: fwd %d bwd %d", sp->fwd, sp->bwd);
     ds_sparsity_prepare(&x, sp, sparse, B + 1, I);
     CHECK(!sp->fwd && !sp->bwd, "more rows than described: full products");
+    /* rows that are nonzero in the left half and in the right half by turns: rows 2p and
+     * 2p + 1 together cover every column, so forward skips only when rows pair by their
+     * zeros (each pair within one half) */
+    float *halves = calloc((size_t)B * I, sizeof(float));
+    for (int b = 0; b < B; b++)
+        for (int k = b % 2 ? I / 2 : 0; k < (b % 2 ? I : I / 2); k++)
+            halves[(size_t)b * I + k] = 1.0f + (float)k;
+    ds_sparsity_prepare(&x, sp, halves, B, I);
+    CHECK(sp->fwd && sp->bwd, "halves: fwd %d bwd %d", sp->fwd, sp->bwd);
+    int seen[B] = {0}, paired_well = 1;
+    for (int p = 0; p < B / 2; p++) {
+        const int a = sp->rows[2 * p], b = sp->rows[2 * p + 1];
+        if (a >= 0 && a < B) seen[a]++;
+        if (b >= 0 && b < B) seen[b]++;
+        paired_well &= a >= 0 && b >= 0 && a % 2 == b % 2 && sp->len[p] == I / 2;
+    }
+    int once = 1;
+    for (int b = 0; b < B; b++) once &= seen[b] == 1;
+    CHECK(once, "every row in exactly one pair");
+    CHECK(paired_well, "rows paired within their half, lists of I / 2 columns");
+    free(halves);
     x.skip_zeros = 0;
     CHECK(!ds_sparsity_eligible(&x, I, O), "skip_zeros off");
     ds_sparsity_free(sp);

@@ -328,9 +328,15 @@ T512 static void fwd(const ds_dense_fwd_args *g, const ds_sparsity *sp, int b0, 
     const int I = g->I, O = g->O;
     const int nk = I > 0 ? (I + DS_SPARSE_KMAX - 1) / DS_SPARSE_KMAX : 1;
     panel = (float *)(((uintptr_t)panel + 63) & ~(uintptr_t)63); /* 64-byte aligned */
+    /* the weights already packed by the last update (panels from column o0 on) */
+    const int packed = sp->wpack_ok && sp->O == O && o0 % PW == 0;
     for (int o = o0; o < o1; o += PW) {
         const int nr = o1 - o < PW ? o1 - o : PW;
         const int nv = even_vectors(nr);
+        if (packed) {
+            fwd_rows(g, sp, b0, b1, o, nr, 0, I, sp->wpack + (size_t)(o / PW) * I * PW);
+            continue;
+        }
         int k0 = 0;
         for (int kb = 0; kb < nk; kb++) {
             /* the panel's rows k0..k1-1, columns beyond nr zero */

@@ -432,6 +432,8 @@ ds_status ds_model_fit(ds_model *m, const ds_dataset *train, const ds_fit_option
                 prefetch_rows(train, perm + r0 + nb,
                               n_train - r0 - nb < bs ? n_train - r0 - nb : bs);
             double bl;
+            /* the next step follows directly unless a callback runs in between */
+            ds_model_pack_next(m, b + 1 < n_batches && !o.on_batch_end);
             if (!ds_model_train_step(m, bx, by, nb, &drop, o.terminate_on_nan, &bl)) {
                 s = ds_fail(err, DS_ERR_DIVERGED,
                             "training diverged: the loss is %s at epoch %d, batch %d of %d",
@@ -447,6 +449,7 @@ ds_status ds_model_fit(ds_model *m, const ds_dataset *train, const ds_fit_option
                 stop = 1;
             if (stop) break;
         }
+        ds_model_pack_drop(m);
         if (s) break;
 
         int c = 0;

@@ -165,8 +165,15 @@ typedef struct {
                         * holds pairs DS_SHARD_ROWS / 2 * s onwards */
     int *len;          /* pair p's list length (0 for a pair without rows) */
     int *idx;          /* pair p's list at idx + p * stride */
-    uint64_t *bits;    /* row b's nonzero columns, a bit each, at bits + b * words */
+    uint64_t *bits;    /* the nonzero columns of the rows, a bit each (see the kernels) */
     size_t words;      /* (I + 63) / 64 */
+    /* The layer's weights (I,O) as forward's panels: panel q (columns 128q..128q+127,
+     * zero beyond O) at wpack + q * I * DS_SPARSE_PANEL, row k at + k * DS_SPARSE_PANEL.
+     * Written by the optimizer's update right after it changes the weights (see
+     * ds_update.pack), read by the next training step's forward instead of copying the
+     * panels there; wpack_ok says it holds the weights as they are now. */
+    float *wpack;
+    int O, wpack_ok;
     uint32_t *mask;    /* mask[s * I + k] */
     int cap_rows, cap_cols;
     int idle;          /* batches left before a layer found dense looks again */
@@ -331,7 +338,7 @@ typedef struct {
 } ds_exec;
 
 /* A description for batches of up to `rows` rows of I inputs, or NULL (out of memory). */
-ds_sparsity *ds_sparsity_create(int rows, int I);
+ds_sparsity *ds_sparsity_create(int rows, int I, int O);
 void ds_sparsity_free(ds_sparsity *sp);
 /* Whether a layer of I inputs and O outputs is wide enough to skip zeros at all (its
  * description and scratch are then allocated with the model's work buffers). */
@@ -363,6 +370,8 @@ typedef struct {
     size_t w_off;
     ptrdiff_t b_off;
     int I, O, parts;
+    ds_sparsity *pack; /* when not NULL: each part also writes its updated rows to
+                        * pack->wpack (the caller sets pack->wpack_ok once all ran) */
 } ds_update;
 
 /* How many blocks of rows ds_dense_backward_run cuts a layer's weight gradient into. */
@@ -435,6 +444,8 @@ struct ds_model {
     float *d0, *d1;
     float *dT; /* a layer's output gradient transposed, for the vector kernels */
     ds_sparsity **sp; /* per layer: its input batch's zeros, NULL where never skipped */
+    int pack_next;    /* the next training step follows this one directly (fit's loop):
+                       * updates pack the weights for its forward (ds_model_pack_next) */
 
     /* speed: the kernel choice (resolved, never AUTO) and how products run */
     ds_kernel kernel;
@@ -460,6 +471,12 @@ double ds_model_inference_grad(ds_model *m, const float *x, const float *y, int 
  * infinite, else 1. */
 int ds_model_train_step(ds_model *m, const float *x, const float *y, int n,
                         ds_rng *dropout_rng, int stop_nonfinite, double *loss);
+/* Whether the next ds_model_train_step is followed directly by another, on the same
+ * weights (nothing else reads or writes them in between): its updates then also write
+ * the weights packed as the next forward reads them (ds_sparsity.wpack).
+ * ds_model_pack_drop ends that: no packed copy is used after it. */
+void ds_model_pack_next(ds_model *m, int on);
+void ds_model_pack_drop(ds_model *m);
 /* Width of the widest layer or input. */
 int ds_model_max_width(const ds_model *m);
 

@@ -551,7 +551,8 @@ ds_status ds_model_reserve(ds_model *m, int rows, ds_error *err)
     m->sp = calloc((size_t)m->n_layers, sizeof(ds_sparsity *));
     if (!m->sp) goto nomem;
     for (int k = 0; k < m->n_layers; k++)
-        if (sparse_layer(m, k) && !(m->sp[k] = ds_sparsity_create(rows, m->layers[k].n_in)))
+        if (sparse_layer(m, k) &&
+            !(m->sp[k] = ds_sparsity_create(rows, m->layers[k].n_in, m->layers[k].n_out)))
             goto nomem;
     m->cap_rows = rows;
     if (alloc_pack(m, ds_pool_threads(m->exec.pool), NULL)) goto nomem;
@@ -581,6 +582,7 @@ static void model_forward(ds_model *m, const float *x, int n, int training,
                                  m->z[k], defer ? m->z[k] : m->a[k], inp, m->params + l->w_off,
                                  l->b_off >= 0 ? m->params + l->b_off : NULL, n, l->n_in,
                                  l->n_out, sp);
+            if (m->sp && m->sp[k]) m->sp[k]->wpack_ok = 0; /* read once at most */
         } else if (training && l->rate > 0.0f && dropout_rng) {
             /* inverted dropout: keep with probability 1 - rate, scale kept values */
             float keep_scale = 1.0f / (1.0f - l->rate);
@@ -615,6 +617,7 @@ static void model_backward(ds_model *m, const float *x, int n, float *d, int d_i
     ds_update none;
     memset(&none, 0, sizeof none);
     ds_update pending = none;
+    uint32_t packed = 0; /* layers (below 32) whose update packs their weights */
     for (int k = m->n_layers - 1; k >= 0; k--) {
         const ds_layer *l = &m->layers[k];
         if (l->kind == DS_LAYER_DENSE) {
@@ -638,10 +641,21 @@ static void model_backward(ds_model *m, const float *x, int n, float *d, int d_i
             b.O = l->n_out;
             b.zero_first = fused;
             b.own = none;
-            if (fused)
+            if (fused) {
+                /* on several threads, weights whose forward skipped zeros are packed
+                 * for the next step's forward by the threads that update them, so that
+                 * only those threads touch the weights: forward cuts them by columns,
+                 * the update by rows, and writing what another processor has read is
+                 * slow (docs/PERFORMANCE.md). One thread gains nothing from it. */
+                ds_sparsity *sp = m->sp ? m->sp[k] : NULL;
+                ds_sparsity *pack = m->pack_next && ds_pool_threads(m->exec.pool) > 1 && sp &&
+                                            sp->fwd && sp->B == n ? sp : NULL;
                 b.own = (ds_update){&m->opt, m->params, m->grads, (size_t)l->w_off, l->b_off,
                                     l->n_in, l->n_out,
-                                    ds_dense_backward_parts(&m->exec, n, l->n_in, l->n_out)};
+                                    ds_dense_backward_parts(&m->exec, n, l->n_in, l->n_out),
+                                    pack};
+                if (pack) packed |= 1u << (k & 31);
+            }
             b.pending = pending;
             ds_dense_backward_run(&m->exec, &b);
             /* the weights were read for dinp: update them during the next layer's run */
@@ -656,6 +670,17 @@ static void model_backward(ds_model *m, const float *x, int n, float *d, int d_i
         d_is_dz = 0;
     }
     ds_update_run(&m->exec, &pending);
+    for (int k = 0; k < m->n_layers && m->sp; k++)
+        if (m->sp[k] && k < 32 && (packed >> k & 1u)) m->sp[k]->wpack_ok = 1;
+}
+
+void ds_model_pack_next(ds_model *m, int on) { m->pack_next = on; }
+
+void ds_model_pack_drop(ds_model *m)
+{
+    m->pack_next = 0;
+    for (int k = 0; k < m->n_layers && m->sp; k++)
+        if (m->sp[k]) m->sp[k]->wpack_ok = 0;
 }
 
 static ds_status check_ready(const ds_model *m, ds_error *err)

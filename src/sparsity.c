@@ -22,11 +22,12 @@ void ds_sparsity_free(ds_sparsity *sp)
     free(sp->len);
     free(sp->idx);
     free(sp->bits);
+    free(sp->wpack);
     free(sp->mask);
     free(sp);
 }
 
-ds_sparsity *ds_sparsity_create(int rows, int I)
+ds_sparsity *ds_sparsity_create(int rows, int I, int O)
 {
     ds_sparsity *sp = calloc(1, sizeof *sp);
     if (!sp) return NULL;
@@ -39,7 +40,11 @@ ds_sparsity *ds_sparsity_create(int rows, int I)
     sp->idx = malloc(sizeof(int) * pairs * sp->stride);
     sp->bits = malloc(sizeof(uint64_t) * shards * DS_SHARD_ROWS * sp->words);
     sp->mask = malloc(sizeof(uint32_t) * shards * (size_t)I);
-    if (!sp->rows || !sp->len || !sp->idx || !sp->bits || !sp->mask) {
+    size_t panels = ((size_t)O + DS_SPARSE_PANEL - 1) / DS_SPARSE_PANEL;
+    /* 64-byte aligned for the kernels' aligned loads (the size is a multiple of 512) */
+    sp->wpack = aligned_alloc(64, sizeof(float) * panels * (size_t)I * DS_SPARSE_PANEL);
+    sp->O = O;
+    if (!sp->rows || !sp->len || !sp->idx || !sp->bits || !sp->mask || !sp->wpack) {
         ds_sparsity_free(sp);
         return NULL;
     }

@@ -571,7 +571,7 @@ static int check_sparse_shape(const ds_dense_kernels *k, int B, int I, int O, do
     float *z2 = malloc(sizeof(float) * ny), *a2 = malloc(sizeof(float) * ny);
     float *w1 = malloc(sizeof(float) * nw), *w2 = malloc(sizeof(float) * nw);
     float *scratch = malloc(sizeof(float) * ds_sparse_scratch(B, I, O) * 2);
-    ds_sparsity *sp = ds_sparsity_create(B, I);
+    ds_sparsity *sp = ds_sparsity_create(B, I, O);
     int bad = 0;
     long ft, bt;
     sp->B = B;
@@ -664,7 +664,7 @@ static void test_sparse_decision(void)
     ds_rng r = ds_rng_split(3, 0);
     float *dense = rnd(&r, (size_t)B * I), *sparse = sparse_rows(&r, B, I, 0.5);
     float *zeros = calloc((size_t)B * I, sizeof(float));
-    ds_sparsity *sp = ds_sparsity_create(B, I);
+    ds_sparsity *sp = ds_sparsity_create(B, I, O);
     ds_sparsity_prepare(&x, sp, dense, B, I);
     CHECK(!sp->fwd && !sp->bwd, "dense input: fwd %d bwd %d", sp->fwd, sp->bwd);
     CHECK(sp->idle > 0, "dense input: the next batches are not looked at");
@@ -680,8 +680,8 @@ static void test_sparse_decision(void)
      * zeros (each pair within one half) */
     float *halves = calloc((size_t)B * I, sizeof(float));
     for (int b = 0; b < B; b++)
-        for (int k = b % 2 ? I / 2 : 0; k < (b % 2 ? I : I / 2); k++)
-            halves[(size_t)b * I + k] = 1.0f + (float)k;
+        for (int c = b % 2 ? I / 2 : 0; c < (b % 2 ? I : I / 2); c++)
+            halves[(size_t)b * I + c] = 1.0f + (float)c;
     ds_sparsity_prepare(&x, sp, halves, B, I);
     CHECK(sp->fwd && sp->bwd, "halves: fwd %d bwd %d", sp->fwd, sp->bwd);
     int seen[B] = {0}, paired_well = 1;
@@ -775,6 +775,79 @@ static void test_skip_zeros_same_bits(void)
             free_result(&got);
         }
     free_result(&ref);
+    ds_dataset_free(d);
+}
+
+/* the weights packed for forward by the update: an exact copy of the updated weights,
+ * used by the next step only, never after anything else could have changed them */
+static int nudge_weights(ds_model *m, int epoch, int batch, int n_batches, double loss,
+                         void *user)
+{
+    (void)epoch, (void)batch, (void)n_batches, (void)loss, (void)user;
+    ds_model_params(m)[3] += 0.25f; /* a weight of the first layer */
+    return 0;
+}
+
+static void test_packed_weights(void)
+{
+    if (!ds_kernel_available(DS_KERNEL_AVX512)) {
+        CHECK(ds_dense_kernels_for(DS_KERNEL_AUTO)->sparse == NULL, "no zero skipping here");
+        return;
+    }
+    ds_dataset *d = make_sparse_data(600);
+    ds_model *m = make_sparse_mlp(1, 2); /* (one thread does not pack) */
+    CHECK_OK(ds_model_reserve(m, 64, NULL)); /* work buffers, as fit reserves them */
+    const ds_sparsity *sp = m->sp[0];
+    const float *w = ds_model_params(m); /* the first layer's kernel (SP_IN, 256) */
+    double loss;
+    ds_model_pack_next(m, 1);
+    CHECK(ds_model_train_step(m, d->x, d->y, 64, NULL, 0, &loss), "step");
+    CHECK(sp->fwd && sp->wpack_ok, "skipped zeros, packed: fwd %d ok %d", sp->fwd, sp->wpack_ok);
+    int same = 1;
+    for (int k = 0; k < SP_IN; k++)
+        for (int q = 0; q < 2; q++)
+            same &= memcmp(sp->wpack + ((size_t)q * SP_IN + k) * DS_SPARSE_PANEL,
+                           w + (size_t)k * 256 + q * DS_SPARSE_PANEL,
+                           sizeof(float) * DS_SPARSE_PANEL) == 0;
+    CHECK(same, "the packed panels are the updated weights");
+    ds_model_pack_next(m, 0);
+    CHECK(ds_model_train_step(m, d->x + 64 * SP_IN, d->y + 64 * SP_OUT, 64, NULL, 0, &loss),
+          "step");
+    CHECK(!sp->wpack_ok, "read once, not packed again");
+    ds_model_pack_next(m, 1);
+    CHECK(ds_model_train_step(m, d->x, d->y, 64, NULL, 0, &loss), "step");
+    ds_model_pack_drop(m);
+    CHECK(!sp->wpack_ok && !m->pack_next, "dropped");
+    ds_model_free(m);
+    m = make_sparse_mlp(1, 1);
+    CHECK_OK(ds_model_reserve(m, 64, NULL));
+    ds_model_pack_next(m, 1);
+    CHECK(ds_model_train_step(m, d->x, d->y, 64, NULL, 0, &loss), "step");
+    CHECK(m->sp[0]->fwd && !m->sp[0]->wpack_ok, "one thread skips zeros, packs nothing");
+    ds_model_free(m);
+
+    /* weights changed between two fits, and by a callback after every batch: the model
+     * that packs trains as the one that does not skip zeros (and so never packs) */
+    float *params[2];
+    size_t np = 0;
+    for (int skip = 0; skip < 2; skip++) {
+        m = make_sparse_mlp(skip, 2);
+        np = ds_model_n_params(m);
+        ds_fit_options fo = ds_fit_defaults();
+        fo.batch_size = 64;
+        fo.epochs = 1;
+        CHECK_OK(ds_model_fit(m, d, &fo, NULL, NULL));
+        for (int k = 0; k < SP_IN * 256; k += 7) ds_model_params(m)[k] *= 0.5f;
+        CHECK_OK(ds_model_fit(m, d, &fo, NULL, NULL));
+        fo.on_batch_end = nudge_weights;
+        CHECK_OK(ds_model_fit(m, d, &fo, NULL, NULL));
+        params[skip] = malloc(sizeof(float) * np);
+        memcpy(params[skip], ds_model_params(m), sizeof(float) * np);
+        ds_model_free(m);
+    }
+    CHECK(memcmp(params[0], params[1], sizeof(float) * np) == 0,
+          "weights changed outside the step: same training with and without packing");
+    free(params[0]), free(params[1]);
     ds_dataset_free(d);
 }
 
@@ -990,6 +1063,7 @@ int main(void)
     RUN(test_sparse_kernels_same_bits);
     RUN(test_sparse_decision);
     RUN(test_skip_zeros_same_bits);
+    RUN(test_packed_weights);
     RUN(test_kernels_train_alike);
     RUN(test_fused_step_same_bits);
     RUN(test_threaded_fit_allocates_nothing);

@@ -94,6 +94,19 @@ union_counts_popcnt(const uint64_t *bits, size_t W, int a, int *u)
         _mm256_storeu_si256((__m256i *)(void *)(u + 8 * q), _mm512_cvtepi64_epi32(sum[q]));
 }
 
+/* the first r in `left` (a bit per row) with the least v[r] */
+INLINE T512 int first_least(const int *v, uint32_t left)
+{
+    const __m512i big = _mm512_set1_epi32(0x7FFFFFFF);
+    const __mmask16 l0 = (__mmask16)(left & 0xFFFFu), l1 = (__mmask16)(left >> 16);
+    const __m512i a = _mm512_mask_loadu_epi32(big, l0, v);
+    const __m512i b = _mm512_mask_loadu_epi32(big, l1, v + 16);
+    const __m512i least = _mm512_set1_epi32(_mm512_reduce_min_epi32(_mm512_min_epi32(a, b)));
+    const uint32_t eq = (uint32_t)_mm512_mask_cmpeq_epi32_mask(l0, a, least) |
+                        (uint32_t)_mm512_mask_cmpeq_epi32_mask(l1, b, least) << 16;
+    return __builtin_ctz(eq);
+}
+
 /* pairs for the n rows of the shard starting at row s0: repeatedly the sparsest row left
  * (the first of equals) with the row that adds the fewest columns to it (the first of
  * equals); a last row alone when n is odd. Pair slots the shard does not fill get -1.
@@ -107,19 +120,12 @@ T512 static void pair_rows(ds_sparsity *sp, int s0, int n, const uint64_t *bits,
     void (*counts)(const uint64_t *, size_t, int, int *) =
         __builtin_cpu_supports("avx512vpopcntdq") ? union_counts_popcnt : union_counts;
     while (left) {
-        int a = -1;
-        for (uint32_t m = left; m; m &= m - 1) {
-            const int r = __builtin_ctz(m);
-            if (a < 0 || count[r] < count[a]) a = r;
-        }
+        const int a = first_least(count, left);
         left &= ~(1u << a);
         int b = -1;
         if (left) {
             counts(bits, sp->words, a, u);
-            for (uint32_t m = left; m; m &= m - 1) {
-                const int r = __builtin_ctz(m);
-                if (b < 0 || u[r] < u[b]) b = r;
-            }
+            b = first_least(u, left);
             left &= ~(1u << b);
         }
         /* the lower row first: a pair's rows are read in memory order */
@@ -144,10 +150,26 @@ T512 static void build(ds_sparsity *sp, const float *inp, int r0, int r1, long *
         /* each row's nonzero columns, 16 at a time (a chunk never straddles two words);
          * rows the shard lacks are zero */
         int count[SR];
+        const size_t whole = (size_t)I / 64; /* words of 64 columns, the rest masked */
         for (int r = 0; r < SR; r++) {
             const float *x = inp + (size_t)(s0 + r) * I;
             int c = 0;
-            for (size_t w = 0; w < W; w++) {
+            size_t w = 0;
+            for (; r < rows && w < whole; w++) { /* four compares joined into one mask */
+                const float *xw = x + 64 * w;
+                const __mmask16 m0 = _mm512_cmp_ps_mask(_mm512_loadu_ps(xw), zero, _CMP_NEQ_UQ);
+                const __mmask16 m1 =
+                    _mm512_cmp_ps_mask(_mm512_loadu_ps(xw + 16), zero, _CMP_NEQ_UQ);
+                const __mmask16 m2 =
+                    _mm512_cmp_ps_mask(_mm512_loadu_ps(xw + 32), zero, _CMP_NEQ_UQ);
+                const __mmask16 m3 =
+                    _mm512_cmp_ps_mask(_mm512_loadu_ps(xw + 48), zero, _CMP_NEQ_UQ);
+                const uint64_t v = _cvtmask64_u64(
+                    _mm512_kunpackd(_mm512_kunpackw(m3, m2), _mm512_kunpackw(m1, m0)));
+                bits[w * SR + (size_t)r] = v;
+                c += __builtin_popcountll(v);
+            }
+            for (; w < W; w++) {
                 uint64_t v = 0;
                 for (int k = 64 * (int)w; r < rows && k < I && k < 64 * (int)w + 64; k += 16) {
                     const __mmask16 m = lanes(I - k);
@@ -187,11 +209,17 @@ T512 static void build(ds_sparsity *sp, const float *inp, int r0, int r1, long *
         for (int k = 0; k < I; k += 16) {
             const __mmask16 m = lanes(I - k);
             const uint64_t *bw = bits + (size_t)(k / 64) * SR;
-            __m512i acc = _mm512_setzero_si512();
-            for (int r = 0; r < rows; r++)
-                acc = _mm512_mask_or_epi32(acc, (__mmask16)(bw[r] >> (k % 64) & 0xFFFFu), acc,
-                                           _mm512_set1_epi32((int)(1u << r)));
-            _mm512_mask_storeu_epi32(mk + k, m, acc);
+            const int sh = k % 64;
+            /* four chains of ors (missing rows' bits are zero) */
+            __m512i acc[4];
+            for (int q = 0; q < 4; q++) acc[q] = _mm512_setzero_si512();
+            for (int r = 0; r < SR; r += 4)
+                for (int q = 0; q < 4; q++)
+                    acc[q] = _mm512_mask_or_epi32(acc[q], (__mmask16)(bw[r + q] >> sh & 0xFFFFu),
+                                                  acc[q], _mm512_set1_epi32((int)(1u << (r + q))));
+            _mm512_mask_storeu_epi32(
+                mk + k, m,
+                _mm512_or_si512(_mm512_or_si512(acc[0], acc[1]), _mm512_or_si512(acc[2], acc[3])));
         }
         for (int k = 0; k < I; k += 2) {
             uint32_t u = mk[k] | (k + 1 < I ? mk[k + 1] : 0u);

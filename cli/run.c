@@ -414,10 +414,8 @@ static int on_epoch_end(ds_model *m, int epoch, const ds_history *h, void *user)
     return 0;
 }
 
-static int on_batch_end(ds_model *m, int epoch, int batch, int n_batches, double loss,
-                        void *user)
+static int on_progress(int epoch, int batch, int n_batches, double loss, void *user)
 {
-    (void)m;
     run_state *st = user;
     if (st->on_batch) st->on_batch(st->user, epoch, batch, n_batches, loss);
     return 0;
@@ -477,7 +475,7 @@ ds_status cli_run(const cli_config *c, const cli_rundata *d, uint64_t seed,
         ds_fit_options fo = c->fit;
         if (x && x->resume) fo.initial_epoch = x->initial_epoch;
         fo.on_epoch_end = on_epoch_end;
-        fo.on_batch_end = on_batch ? on_batch_end : NULL;
+        fo.on_progress = on_batch ? on_progress : NULL; /* the model untouched */
         fo.user = &st;
         ds_error fe = {0};
         s = ds_model_fit(m, d->train, &fo, res->history, &fe);

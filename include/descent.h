@@ -622,6 +622,11 @@ typedef int (*ds_epoch_callback)(ds_model *m, int epoch, const ds_history *h, vo
 /* Called after every batch with the running epoch loss; nonzero stops training. */
 typedef int (*ds_batch_callback)(ds_model *m, int epoch, int batch, int n_batches,
                                  double running_loss, void *user);
+/* The same for progress reports: it is not given the model and must not change it, so
+ * fit may keep state about the weights from one batch to the next across it (on_batch_end
+ * may change the weights, and fit then keeps none); nonzero stops training. */
+typedef int (*ds_progress_callback)(int epoch, int batch, int n_batches, double running_loss,
+                                    void *user);
 
 typedef struct {
     int batch_size;          /* default 32 */
@@ -638,6 +643,7 @@ typedef struct {
     ds_reduce_lr reduce_lr;
     ds_epoch_callback on_epoch_end;
     ds_batch_callback on_batch_end;
+    ds_progress_callback on_progress; /* after on_batch_end, when both are set */
     void *user;
 } ds_fit_options;
 

@@ -432,7 +432,8 @@ ds_status ds_model_fit(ds_model *m, const ds_dataset *train, const ds_fit_option
                 prefetch_rows(train, perm + r0 + nb,
                               n_train - r0 - nb < bs ? n_train - r0 - nb : bs);
             double bl;
-            /* the next step follows directly unless a callback runs in between */
+            /* the next step follows directly unless a callback that may change the
+             * weights runs in between */
             ds_model_pack_next(m, b + 1 < n_batches && !o.on_batch_end);
             if (!ds_model_train_step(m, bx, by, nb, &drop, o.terminate_on_nan, &bl)) {
                 s = ds_fail(err, DS_ERR_DIVERGED,
@@ -446,6 +447,8 @@ ds_status ds_model_fit(ds_model *m, const ds_dataset *train, const ds_fit_option
             loss_sum += bl * nb;
             if (o.on_batch_end &&
                 o.on_batch_end(m, epoch, b, n_batches, loss_sum / (r0 + nb), o.user))
+                stop = 1;
+            if (o.on_progress && o.on_progress(epoch, b, n_batches, loss_sum / (r0 + nb), o.user))
                 stop = 1;
             if (stop) break;
         }

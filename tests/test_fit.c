@@ -255,6 +255,48 @@ static int count_batches(ds_model *m, int epoch, int batch, int n_batches, doubl
     return 0;
 }
 
+/* a progress report after every batch; stops training after stop_at reports (0: never) */
+typedef struct {
+    int calls, stop_at, last_epoch, last_batch;
+} progress_count;
+
+static int count_progress(int epoch, int batch, int n_batches, double loss, void *u)
+{
+    progress_count *pc = u;
+    (void)n_batches;
+    CHECK(isfinite(loss), "running loss %g", loss);
+    pc->calls++;
+    pc->last_epoch = epoch;
+    pc->last_batch = batch;
+    return pc->stop_at > 0 && pc->calls >= pc->stop_at;
+}
+
+static void test_progress_callback(void)
+{
+    ds_dataset *d = td_toy(103, 3);
+    ds_model *m = mlp(1, 0.0f);
+    ds_fit_options fo = ds_fit_defaults();
+    fo.batch_size = 10;
+    fo.epochs = 3;
+    fo.validation_split = 0.2;
+    progress_count pc = {0, 0, -1, -1};
+    fo.on_progress = count_progress;
+    fo.user = &pc;
+    CHECK_OK(ds_model_fit(m, d, &fo, NULL, NULL));
+    CHECK(pc.calls == 27 && pc.last_epoch == 2 && pc.last_batch == 8,
+          "27 reports, the last for epoch 2, batch 8: %d, %d, %d", pc.calls, pc.last_epoch,
+          pc.last_batch);
+    /* nonzero stops training after that batch */
+    ds_model_free(m);
+    m = mlp(1, 0.0f);
+    pc = (progress_count){0, 5, -1, -1};
+    CHECK_OK(ds_model_fit(m, d, &fo, NULL, NULL));
+    CHECK(pc.calls == 5 && ds_model_iterations(m) == 5, "stopped after 5 batches: %d, %lld",
+          pc.calls, (long long)ds_model_iterations(m));
+    ds_model_free(m);
+    ds_dataset_free(d);
+}
+
 static void test_batches_history_validation(void)
 {
     ds_dataset *d = td_toy(103, 3);
@@ -542,6 +584,7 @@ int main(void)
     RUN(test_summary);
     RUN(test_errors);
     RUN(test_batches_history_validation);
+    RUN(test_progress_callback);
     RUN(test_determinism);
     RUN(test_resume_equals_uninterrupted);
     RUN(test_early_stopping);

@@ -54,8 +54,10 @@ extern "C" {
 
 /* Rows of a batch are processed in shards of this many rows; parameter gradients are
  * computed per shard and added in shard order. The result therefore does not depend
- * on how shards are spread over threads or machines. */
-#define DS_SHARD_ROWS 32
+ * on how shards are spread over threads or machines. (A batch of 64 is one shard, so
+ * its weight-gradient sums run over all its rows: with shards of 32, the issue's model
+ * trained 6-7% slower on Fashion-MNIST.) */
+#define DS_SHARD_ROWS 64
 
 /* ------------------------------------------------------------------------------------ */
 /* Status and errors */

@@ -29,7 +29,7 @@
 /* register tile MR x NR; blocks of I for forward at most KC long (DS_PACK_K when packed) */
 enum { MR = 6, NR = 16, KC = 256 };
 /* rows of dout backward_weight copies at a time (whole shards) */
-enum { W_ROWS = 8 * DS_SHARD_ROWS };
+enum { W_ROWS = 4 * DS_SHARD_ROWS };
 
 typedef struct {
     __m256i m0, m1; /* lanes 0-7 and 8-15 of a row of 16 */

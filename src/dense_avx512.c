@@ -38,7 +38,7 @@
 enum { MR = 8, NR = 32, KC = 256 };
 /* backward_weight: rows of dout copied at a time (whole shards), and a taller tile of
  * MW x NR (24 accumulators): each shard restarts its sums, so more work per restart */
-enum { W_ROWS = 4 * DS_SHARD_ROWS, MW = 12 };
+enum { W_ROWS = 2 * DS_SHARD_ROWS, MW = 12 };
 
 /* acc[r][v] += A(r,k) * B(k, 16v + lane) for r in [0, R), k in [0, K) (R a constant once
  * inlined). ap[r] points at A(r,0); A(r,k) is ap[r][k * aks]. B(k,n) is b[k * ldb + n];

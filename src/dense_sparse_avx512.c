@@ -3,7 +3,7 @@
  * leave out zero inputs, with AVX-512 (see "skipping zero inputs" in internal.h; entered
  * only when the processor has AVX-512, like dense_avx512.c).
  *
- *   build            one pass over a batch's inputs, a shard of 32 rows at a time: each
+ *   build            one pass over a batch's inputs, a block of 32 rows at a time: each
  *                    row's nonzero columns as bits; the rows paired by their zeros (the
  *                    sparsest row left with the row that adds the fewest columns, union
  *                    counts for 32 rows at once); from the bits, per pair the columns
@@ -17,7 +17,7 @@
  *   backward_weight  dweight (I,O) += per shard inp^T @ dout, a pair of columns (k, k+1)
  *                    by a panel of up to 128 columns: for each row set in either column's
  *                    mask, one row of dout's panel (dout copied once to contiguous panels
- *                    per shard) times inp[b,k] and inp[b,k+1], in blocks of DW_BLOCK rows
+ *                    per block) times inp[b,k] and inp[b,k+1], in blocks of DW_BLOCK rows
  *                    of dweight, so that a block's sums stay in L1 over the shards
  * Measured on Fashion-MNIST (half its pixels zero): pairing rows by their zeros leaves
  * 0.60 of the forward's terms rather than 0.66 for neighbouring rows, the weight gradient
@@ -38,18 +38,19 @@
 #define INLINE static inline __attribute__((always_inline))
 #define NOINLINE static __attribute__((noinline))
 
-enum { PW = DS_SPARSE_PANEL, NV = PW / 16, SR = DS_SHARD_ROWS, DW_BLOCK = 16 };
-_Static_assert(DS_SHARD_ROWS == 32, "a shard's rows are the bits of one mask word");
+enum { PW = DS_SPARSE_PANEL, NV = PW / 16, SR = DS_SPARSE_BLOCK, DW_BLOCK = 16 };
+_Static_assert(DS_SPARSE_BLOCK == 32, "a block's rows are the bits of one mask word");
+_Static_assert(DS_SHARD_ROWS == 2 * DS_SPARSE_BLOCK, "a shard's rows are one 64-bit word");
 
 INLINE __mmask16 lanes(int n) { return (__mmask16)(n >= 16 ? 0xFFFF : n <= 0 ? 0 : (1u << n) - 1u); }
 
 /* ---------------------------------------------------------------------------------- */
 /* the description of a batch */
 
-/* The shard's rows' nonzero columns as bits, word w of row r at bits[w * SR + r] (W
+/* The block's rows' nonzero columns as bits, word w of row r at bits[w * SR + r] (W
  * words of 64 columns), so that one vector holds a word of 8 rows. */
 
-/* u[r] = the number of columns nonzero in row a or row r, for the shard's 32 rows (bytes
+/* u[r] = the number of columns nonzero in row a or row r, for the block's 32 rows (bytes
  * counted by nibbles through a table, then summed: AVX-512BW, no VPOPCNTDQ needed) */
 T512 static void union_counts(const uint64_t *bits, size_t W, int a, int *u)
 {
@@ -107,15 +108,15 @@ INLINE T512 int first_least(const int *v, uint32_t left)
     return __builtin_ctz(eq);
 }
 
-/* pairs for the n rows of the shard starting at row s0: repeatedly the sparsest row left
+/* pairs for the n rows of the block starting at row s0: repeatedly the sparsest row left
  * (the first of equals) with the row that adds the fewest columns to it (the first of
- * equals); a last row alone when n is odd. Pair slots the shard does not fill get -1.
+ * equals); a last row alone when n is odd. Pair slots the block does not fill get -1.
  * Which rows pair changes only the time, never a result. */
 T512 static void pair_rows(ds_sparsity *sp, int s0, int n, const uint64_t *bits,
                            const int *count)
 {
     uint32_t left = n >= 32 ? 0xFFFFFFFFu : (1u << n) - 1u;
-    int *pr = sp->rows + (size_t)s0; /* the shard's pair slots: rows[s0 .. s0 + SR) */
+    int *pr = sp->rows + (size_t)s0; /* the block's pair slots: rows[s0 .. s0 + SR) */
     int p = 0, u[SR];
     void (*counts)(const uint64_t *, size_t, int, int *) =
         __builtin_cpu_supports("avx512vpopcntdq") ? union_counts_popcnt : union_counts;
@@ -148,7 +149,7 @@ T512 static void build(ds_sparsity *sp, const float *inp, int r0, int r1, long *
         const int rows = r1 - s0 < SR ? r1 - s0 : SR;
         uint64_t *bits = sp->bits + (size_t)(s0 / SR) * W * SR;
         /* each row's nonzero columns, 16 at a time (a chunk never straddles two words);
-         * rows the shard lacks are zero */
+         * rows the block lacks are zero */
         int count[SR];
         const size_t whole = (size_t)I / 64; /* words of 64 columns, the rest masked */
         for (int r = 0; r < SR; r++) {
@@ -334,7 +335,7 @@ typedef void (*fwd_pair_fn)(const ds_dense_fwd_args *, const ds_sparsity *, int,
                             int, int, int, const float *);
 static fwd_pair_fn const fwd_pairs[5] = {NULL, fwd_pair2, fwd_pair4, fwd_pair6, fwd_pair8};
 
-/* the pairs of the shards rows b0..b1-1 touch, each for its rows among them (a pair cut
+/* the pairs of the blocks rows b0..b1-1 touch, each for its rows among them (a pair cut
  * by the range is computed for its row inside only) */
 T512 static void fwd_rows(const ds_dense_fwd_args *g, const ds_sparsity *sp, int b0, int b1,
                           int o, int nr, int k0, int k1, const float *panel)
@@ -390,7 +391,7 @@ T512 static void fwd(const ds_dense_fwd_args *g, const ds_sparsity *sp, int b0, 
  * o..o+nr-1: rows r of the shard set in bits, dout's rows at dp + r * PW; added to (or,
  * with store, stored in) dweight */
 INLINE T512 void bwd_w_pair_t(const int nv, const int full, const ds_dense_bwd_w_args *g,
-                              int s0, int i, int two, int o, int nr, uint32_t bits,
+                              int s0, int i, int two, int o, int nr, uint64_t bits,
                               const float *dp, int store)
 {
     const int I = g->I, O = g->O;
@@ -399,7 +400,7 @@ INLINE T512 void bwd_w_pair_t(const int nv, const int full, const ds_dense_bwd_w
     const float *x = g->inp + (size_t)s0 * I + i;
     const int dx = two ? 1 : 0;
     while (bits) {
-        const int r = __builtin_ctz(bits);
+        const int r = __builtin_ctzll(bits);
         bits &= bits - 1;
         const float *xr = x + (size_t)r * I;
         const __m512 x0 = _mm512_set1_ps(xr[0]), x1 = _mm512_set1_ps(xr[dx]);
@@ -446,13 +447,13 @@ INLINE T512 void bwd_w_pair_t(const int nv, const int full, const ds_dense_bwd_w
 
 #define BWD_W_PAIR(nv)                                                                   \
     NOINLINE T512 void bwd_w_pair##nv(const ds_dense_bwd_w_args *g, int s0, int i, int two,  \
-                                      int o, int nr, uint32_t bits, const float *dp,     \
+                                      int o, int nr, uint64_t bits, const float *dp,     \
                                       int store)                                         \
     {                                                                                    \
         bwd_w_pair_t(nv, 0, g, s0, i, two, o, nr, bits, dp, store);                      \
     }                                                                                    \
     NOINLINE T512 void bwd_w_full##nv(const ds_dense_bwd_w_args *g, int s0, int i, int two,  \
-                                      int o, int nr, uint32_t bits, const float *dp,     \
+                                      int o, int nr, uint64_t bits, const float *dp,     \
                                       int store)                                         \
     {                                                                                    \
         bwd_w_pair_t(nv, 1, g, s0, i, two, o, nr, bits, dp, store);                      \
@@ -462,7 +463,7 @@ BWD_W_PAIR(4)
 BWD_W_PAIR(6)
 BWD_W_PAIR(8)
 
-typedef void (*bwd_w_pair_fn)(const ds_dense_bwd_w_args *, int, int, int, int, int, uint32_t,
+typedef void (*bwd_w_pair_fn)(const ds_dense_bwd_w_args *, int, int, int, int, int, uint64_t,
                               const float *, int);
 static bwd_w_pair_fn const bwd_w_pairs[5] = {NULL, bwd_w_pair2, bwd_w_pair4, bwd_w_pair6,
                                              bwd_w_pair8};
@@ -474,15 +475,17 @@ T512 static void bwd_w(const ds_dense_bwd_w_args *g, const ds_sparsity *sp, int 
 {
     const int B = g->B, I = g->I, O = g->O;
     if (i0 >= i1 || o0 >= o1) return;
-    const int shards = (B + SR - 1) / SR, panels = (o1 - o0 + PW - 1) / PW;
-    /* dout's columns o0..o1-1, panel q and shard s at scratch + (q * shards + s) * SR * PW,
-     * a row r at + r * PW; missing rows and columns are never read */
+    const int blocks = (B + SR - 1) / SR, panels = (o1 - o0 + PW - 1) / PW;
+    const int shards = (B + DS_SHARD_ROWS - 1) / DS_SHARD_ROWS;
+    /* dout's columns o0..o1-1, panel q and block s at scratch + (q * blocks + s) * SR * PW,
+     * a row r at + r * PW (so a shard's two blocks follow each other); missing rows and
+     * columns are never read */
     float *dpack = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     for (int b = 0; b < B; b++) {
         const float *src = g->dout + (size_t)b * O;
         for (int q = 0; q < panels; q++) {
             const int o = o0 + q * PW, nr = o1 - o < PW ? o1 - o : PW;
-            float *dst = dpack + ((size_t)q * shards + b / SR) * SR * PW + (size_t)(b % SR) * PW;
+            float *dst = dpack + ((size_t)q * blocks + b / SR) * SR * PW + (size_t)(b % SR) * PW;
             for (int v = 0; v < even_vectors(nr); v++) {
                 __mmask16 m = lanes(nr - 16 * v);
                 _mm512_store_ps(dst + 16 * v, _mm512_maskz_loadu_ps(m, src + o + 16 * v));
@@ -496,12 +499,16 @@ T512 static void bwd_w(const ds_dense_bwd_w_args *g, const ds_sparsity *sp, int 
             const bwd_w_pair_fn pair =
                 (nr % 32 == 0 ? bwd_w_fulls : bwd_w_pairs)[even_vectors(nr) / 2];
             for (int s = 0; s < shards; s++) {
-                const uint32_t *mk = sp->mask + (size_t)s * I;
-                const float *dp = dpack + ((size_t)q * shards + s) * SR * PW;
+                /* the shard's rows: blocks 2s and 2s + 1 (when the batch has it) */
+                const uint32_t *m0 = sp->mask + (size_t)(2 * s) * I;
+                const uint32_t *m1 = 2 * s + 1 < blocks ? m0 + I : NULL;
+                const float *dp = dpack + ((size_t)q * blocks + 2 * s) * SR * PW;
                 const int store = g->set && s == 0;
                 for (int i = ib; i < ie; i += 2) {
                     const int two = i + 1 < ie;
-                    pair(g, s * SR, i, two, o, nr, mk[i] | (two ? mk[i + 1] : 0u), dp, store);
+                    uint64_t bits = m0[i] | (two ? m0[i + 1] : 0u);
+                    if (m1) bits |= (uint64_t)(m1[i] | (two ? m1[i + 1] : 0u)) << SR;
+                    pair(g, s * DS_SHARD_ROWS, i, two, o, nr, bits, dp, store);
                 }
             }
         }

@@ -142,17 +142,20 @@ extern const struct ds_sparse_kernels ds_sparse_kernels_avx512;
  * so results are the dense FMA kernels' bit for bit: a sum that is exactly zero may come
  * out as -0 rather than +0 (after an underflow), and a skipped 0 x inf makes no NaN.
  * ds_sparsity describes a batch's nonzero inputs in the two forms the kernels read:
- *   lists  per pair of rows of a shard: the columns k where either row is nonzero,
+ *   lists  per pair of rows of a block: the columns k where either row is nonzero,
  *          ascending: forward loads each weight row once for both rows of a pair. The
  *          rows are paired by their zeros (the sparsest row left with the row that adds
  *          the fewest columns to it), so that a pair's list is short: on Fashion-MNIST
  *          0.58 of the columns rather than 0.66 for rows 2p and 2p + 1
- *   masks  per shard s of DS_SHARD_ROWS rows and column k: bit r set when inp[32 s + r, k]
- *          is nonzero: backward_weight takes columns in pairs (k, k + 1), which share
+ *   masks  per block s of DS_SPARSE_BLOCK rows and column k: bit r set when
+ *          inp[32 s + r, k] is nonzero: backward_weight takes columns in pairs (k, k + 1), which share
  *          the rows of dout they load (neighbouring pixels are often zero together)
  * A batch takes the zero-skipping products when they leave out enough terms
  * (DS_SPARSE_MAX_DENSITY); that decision changes speed, never a result. */
 #define DS_SPARSE_MAX_DENSITY 0.75
+/* rows described together: lists pair rows within a block, masks hold a bit per row of a
+ * block (a shard of DS_SHARD_ROWS rows is whole blocks) */
+#define DS_SPARSE_BLOCK 32
 /* the forward kernels' column panel and the most rows of weight one copy of it holds */
 #define DS_SPARSE_PANEL 128
 #define DS_SPARSE_KMAX 1024
@@ -161,8 +164,8 @@ typedef struct {
     int B, I;          /* the batch described: inp (B,I), row-major */
     int fwd, bwd;      /* whether forward / backward_weight skip zeros for it */
     size_t stride;     /* ints between two pairs' lists: I + 16 (vector stores) */
-    int *rows;         /* pair p's rows rows[2p] and rows[2p + 1] (-1: none); shard s
-                        * holds pairs DS_SHARD_ROWS / 2 * s onwards */
+    int *rows;         /* pair p's rows rows[2p] and rows[2p + 1] (-1: none); block s
+                        * holds pairs DS_SPARSE_BLOCK / 2 * s onwards */
     int *len;          /* pair p's list length (0 for a pair without rows) */
     int *idx;          /* pair p's list at idx + p * stride */
     uint64_t *bits;    /* the nonzero columns of the rows, a bit each (see the kernels) */
@@ -180,8 +183,8 @@ typedef struct {
 } ds_sparsity;
 
 typedef struct ds_sparse_kernels {
-    /* lists of the row pairs and masks of the shards that rows [r0, r1) cover (r0 a
-     * multiple of DS_SHARD_ROWS); returns the terms forward (list entries x 2 rows) and
+    /* lists of the row pairs and masks of the blocks that rows [r0, r1) cover (r0 a
+     * multiple of DS_SPARSE_BLOCK); returns the terms forward (list entries x 2 rows) and
      * backward_weight (rows of the column pairs' masks x 2 columns) would compute */
     void (*build)(ds_sparsity *sp, const float *inp, int r0, int r1, long *fwd_terms,
                   long *bwd_terms);
@@ -200,8 +203,8 @@ typedef struct ds_sparse_kernels {
 static inline size_t ds_sparse_scratch(int rows, int I, int O)
 {
     size_t panel = (size_t)(I < DS_SPARSE_KMAX ? I : DS_SPARSE_KMAX) * DS_SPARSE_PANEL;
-    size_t shards = ((size_t)rows + DS_SHARD_ROWS - 1) / DS_SHARD_ROWS;
-    size_t dout = shards * DS_SHARD_ROWS *
+    size_t blocks = ((size_t)rows + DS_SPARSE_BLOCK - 1) / DS_SPARSE_BLOCK;
+    size_t dout = blocks * DS_SPARSE_BLOCK *
                   (((size_t)O + DS_SPARSE_PANEL - 1) / DS_SPARSE_PANEL * DS_SPARSE_PANEL);
     return (panel > dout ? panel : dout) + 16;
 }

@@ -3,7 +3,7 @@
  * should skip them (see "skipping zero inputs" in internal.h).
  *
  * Before a layer's forward product, its input batch is described (one pass, cut among
- * the model's threads by shards) and the zero-skipping products are chosen when they
+ * the model's threads by blocks of rows) and the zero-skipping products are chosen when they
  * leave out enough of the terms: at most DS_SPARSE_MAX_DENSITY of the dense kernel's
  * work. A layer whose inputs turn out dense is not described again for the next
  * SPARSE_IDLE batches, so dense data pays for one pass in 64. Either way the results are
@@ -31,15 +31,15 @@ ds_sparsity *ds_sparsity_create(int rows, int I, int O)
 {
     ds_sparsity *sp = calloc(1, sizeof *sp);
     if (!sp) return NULL;
-    size_t shards = ((size_t)rows + DS_SHARD_ROWS - 1) / DS_SHARD_ROWS;
-    size_t pairs = shards * (DS_SHARD_ROWS / 2);
+    size_t blocks = ((size_t)rows + DS_SPARSE_BLOCK - 1) / DS_SPARSE_BLOCK;
+    size_t pairs = blocks * (DS_SPARSE_BLOCK / 2);
     sp->stride = (size_t)I + 16;
     sp->words = ((size_t)I + 63) / 64;
     sp->rows = malloc(sizeof(int) * 2 * pairs);
     sp->len = calloc(pairs, sizeof(int));
     sp->idx = malloc(sizeof(int) * pairs * sp->stride);
-    sp->bits = malloc(sizeof(uint64_t) * shards * DS_SHARD_ROWS * sp->words);
-    sp->mask = malloc(sizeof(uint32_t) * shards * (size_t)I);
+    sp->bits = malloc(sizeof(uint64_t) * blocks * DS_SPARSE_BLOCK * sp->words);
+    sp->mask = malloc(sizeof(uint32_t) * blocks * (size_t)I);
     size_t panels = ((size_t)O + DS_SPARSE_PANEL - 1) / DS_SPARSE_PANEL;
     /* 64-byte aligned for the kernels' aligned loads (the size is a multiple of 512) */
     sp->wpack = aligned_alloc(64, sizeof(float) * panels * (size_t)I * DS_SPARSE_PANEL);
@@ -71,9 +71,10 @@ static void build_task(void *ctx, int t, int thread)
 {
     (void)thread;
     build_job *j = ctx;
-    const int shards = (j->B + DS_SHARD_ROWS - 1) / DS_SHARD_ROWS;
-    const int s0 = (int)((long)shards * t / j->parts), s1 = (int)((long)shards * (t + 1) / j->parts);
-    const int r0 = s0 * DS_SHARD_ROWS, r1 = s1 * DS_SHARD_ROWS < j->B ? s1 * DS_SHARD_ROWS : j->B;
+    const int blocks = (j->B + DS_SPARSE_BLOCK - 1) / DS_SPARSE_BLOCK;
+    const int s0 = (int)((long)blocks * t / j->parts), s1 = (int)((long)blocks * (t + 1) / j->parts);
+    const int r0 = s0 * DS_SPARSE_BLOCK;
+    const int r1 = s1 * DS_SPARSE_BLOCK < j->B ? s1 * DS_SPARSE_BLOCK : j->B;
     j->fwd[t] = j->bwd[t] = 0;
     if (r0 < r1) j->k->build(j->sp, j->inp, r0, r1, &j->fwd[t], &j->bwd[t]);
 }
@@ -93,10 +94,10 @@ void ds_sparsity_prepare(const ds_exec *x, ds_sparsity *sp, const float *inp, in
     j.k = x->kern->sparse;
     j.inp = inp;
     j.B = B;
-    const int shards = (B + DS_SHARD_ROWS - 1) / DS_SHARD_ROWS;
+    const int blocks = (B + DS_SPARSE_BLOCK - 1) / DS_SPARSE_BLOCK;
     int parts = ds_pool_parts(x->pool);
     if ((long)B * I < DS_PAR_MIN_WORK / 8) parts = 1;
-    j.parts = parts < shards ? parts : shards;
+    j.parts = parts < blocks ? parts : blocks;
     ds_pool_run(j.parts > 1 ? x->pool : NULL, j.parts, build_task, &j);
     long ft = 0, bt = 0;
     for (int t = 0; t < j.parts; t++) {

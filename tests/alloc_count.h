@@ -10,7 +10,17 @@
 
 #include <stddef.h>
 
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) && defined(__GLIBC__)
+/* gcc names the sanitizers with macros, clang (before 15, for ThreadSanitizer) only
+ * through __has_feature */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define DS_ALLOC_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define DS_ALLOC_SANITIZED 1
+#endif
+#endif
+
+#if !defined(DS_ALLOC_SANITIZED) && defined(__GLIBC__)
 #define COUNT_MALLOC 1
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);

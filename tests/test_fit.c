@@ -271,14 +271,21 @@ static int count_progress(int epoch, int batch, int n_batches, double loss, void
     return pc->stop_at > 0 && pc->calls >= pc->stop_at;
 }
 
-static void test_progress_callback(void)
+/* 3 epochs in batches of 10, the last 20% of the rows for validation */
+static ds_fit_options batches_of_ten(void)
 {
-    ds_dataset *d = td_toy(103, 3);
-    ds_model *m = mlp(1, 0.0f);
     ds_fit_options fo = ds_fit_defaults();
     fo.batch_size = 10;
     fo.epochs = 3;
     fo.validation_split = 0.2;
+    return fo;
+}
+
+static void test_progress_callback(void)
+{
+    ds_dataset *d = td_toy(103, 3);
+    ds_model *m = mlp(1, 0.0f);
+    ds_fit_options fo = batches_of_ten();
     progress_count pc = {0, 0, -1, -1};
     fo.on_progress = count_progress;
     fo.user = &pc;
@@ -301,10 +308,7 @@ static void test_batches_history_validation(void)
 {
     ds_dataset *d = td_toy(103, 3);
     ds_model *m = mlp(1, 0.0f);
-    ds_fit_options fo = ds_fit_defaults();
-    fo.batch_size = 10;
-    fo.epochs = 3;
-    fo.validation_split = 0.2; /* floor(103 * 0.8) = 82 training rows, 21 validation */
+    ds_fit_options fo = batches_of_ten(); /* floor(103 * 0.8) = 82 training rows, 21 validation */
     batch_count bc = {0, 0, 0, 0};
     fo.on_batch_end = count_batches;
     fo.user = &bc;

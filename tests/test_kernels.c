@@ -706,20 +706,26 @@ static void test_sparse_decision(void)
  * gradients, losses, weights and predictions */
 enum { SP_IN = 300, SP_OUT = 10 };
 
-static ds_model *make_sparse_mlp(int skip, int threads)
+/* SP_IN-width-128-SP_OUT */
+static ds_model *make_sparse_mlp_width(int skip, int threads, int width)
 {
     ds_model *m = NULL;
     ds_model_create(&m, SP_IN, NULL);
     ds_model_set_threads(m, threads, NULL);
     CHECK_OK(ds_model_set_skip_zeros(m, skip, NULL));
     CHECK(ds_model_skip_zeros(m) == skip, "skip_zeros reads back");
-    add_dense(m, 256, DS_ACT_RELU);
+    add_dense(m, width, DS_ACT_RELU);
     add_dense(m, 128, DS_ACT_RELU);
     add_dense(m, SP_OUT, DS_ACT_SOFTMAX);
     ds_optimizer o = ds_optimizer_defaults(DS_OPT_SGD);
     o.momentum = 0.9;
     build_cce(m, 5, o);
     return m;
+}
+
+static ds_model *make_sparse_mlp(int skip, int threads)
+{
+    return make_sparse_mlp_width(skip, threads, 256);
 }
 
 /* mostly-zero rows: 300 inputs, one-hot targets over SP_OUT classes */
@@ -844,30 +850,40 @@ static void test_packed_weights(void)
     ds_model_free(m);
 
     /* weights changed between two fits, and by a callback after every batch (with a
-     * progress report too): the model that packs trains as the one that does not skip
-     * zeros (and so never packs) */
-    float *params[2];
-    size_t np = 0;
-    for (int skip = 0; skip < 2; skip++) {
-        m = make_sparse_mlp(skip, 2);
-        np = ds_model_n_params(m);
-        ds_fit_options fo = ds_fit_defaults();
-        fo.batch_size = 64;
-        fo.epochs = 1;
-        CHECK_OK(ds_model_fit(m, d, &fo, NULL, NULL));
-        for (int k = 0; k < SP_IN * 256; k += 7) ds_model_params(m)[k] *= 0.5f;
-        CHECK_OK(ds_model_fit(m, d, &fo, NULL, NULL));
-        fo.on_progress = count_reports; /* leaves the weights alone: packing goes on */
-        CHECK_OK(ds_model_fit(m, d, &fo, NULL, NULL));
-        fo.on_batch_end = nudge_weights;
-        CHECK_OK(ds_model_fit(m, d, &fo, NULL, NULL));
-        params[skip] = malloc(sizeof(float) * np);
-        memcpy(params[skip], ds_model_params(m), sizeof(float) * np);
-        ds_model_free(m);
-    }
-    CHECK(memcmp(params[0], params[1], sizeof(float) * np) == 0,
-          "weights changed outside the step: same training with and without packing");
-    free(params[0]), free(params[1]);
+     * progress report too): models that pack train as one that does not skip zeros (and
+     * so never packs), on 2 and 3 threads (3 cut the 256 columns at 64 and 160, off the
+     * panels: those parts copy), also with a first layer of 200 units (its last panel
+     * 72 columns wide) */
+    static const int widths[2] = {256, 200};
+    float *ref = NULL; /* the weights the model on one thread, not skipping, ends with */
+    for (int wi = 0; wi < 2; wi++)
+        for (int t = 1; t <= 3; t++) {
+            const int skip = t > 1;
+            m = make_sparse_mlp_width(skip, t, widths[wi]);
+            const size_t np = ds_model_n_params(m);
+            ds_fit_options fo = ds_fit_defaults();
+            fo.batch_size = 64;
+            fo.epochs = 1;
+            CHECK_OK(ds_model_fit(m, d, &fo, NULL, NULL));
+            for (int k = 0; k < SP_IN * widths[wi]; k += 7) ds_model_params(m)[k] *= 0.5f;
+            CHECK_OK(ds_model_fit(m, d, &fo, NULL, NULL));
+            fo.on_progress = count_reports; /* leaves the weights alone: packing goes on */
+            CHECK_OK(ds_model_fit(m, d, &fo, NULL, NULL));
+            fo.on_batch_end = nudge_weights;
+            CHECK_OK(ds_model_fit(m, d, &fo, NULL, NULL));
+            if (t == 1) {
+                free(ref);
+                ref = malloc(sizeof(float) * np);
+                memcpy(ref, ds_model_params(m), sizeof(float) * np);
+            } else {
+                CHECK(memcmp(ref, ds_model_params(m), sizeof(float) * np) == 0,
+                      "width %d, %d threads: weights changed outside the step train the same "
+                      "with and without packing",
+                      widths[wi], t);
+            }
+            ds_model_free(m);
+        }
+    free(ref);
     ds_dataset_free(d);
 }
 

@@ -19,7 +19,7 @@ CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -ffp-contract=off -Iinclud
 LDLIBS  := -lm -lpthread
 # gcc's -O2 vectorizes only loops with known trip counts; for the optimizer's elementwise
 # updates, the portable kernels and the bias gradient (dense_run.c: 6.7-7.6 us a step on
-# the issue's MLP, 3.7-4.6 us this way), let it version loops for aliasing and add epilogues
+# the W2 model, 3.7-4.6 us this way), let it version loops for aliasing and add epilogues
 # (as clang's -O2 does), which changes no element's operations. Not everywhere: for tiny
 # models the run-time checks cost more than they save.
 VECT_CHEAP := $(shell $(CC) -fvect-cost-model=cheap -E -x c /dev/null >/dev/null 2>&1 && \

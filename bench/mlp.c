@@ -2,12 +2,12 @@
  * mlp.c - training speed of whole models through the public API, on random data (no
  * data set needed).
  *
- *   mlp            the issue's model: 784-256-128-10 (relu, relu, softmax), categorical
+ *   mlp            W2's model: 784-256-128-10 (relu, relu, softmax), categorical
  *                  crossentropy, sgd(0.01, momentum=0.9), batch 64, 60000 rows; seconds
  *                  per epoch and effective GFLOP/s at 1 and 2 threads, and the speedup
  *   mlp --scaling  the same measure over batch size, width and depth
  *   mlp --epochs N epochs timed per setting (default 5; the median is reported)
- *   mlp --fashion DIR  also the issue's model on Fashion-MNIST (DIR holds Debian's
+ *   mlp --fashion DIR  also W2's model on Fashion-MNIST (DIR holds Debian's
  *                  train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz; pixels / 255),
  *                  where half the inputs are zero: 1 and 2 threads, zero skipping on and off
  *
@@ -59,7 +59,7 @@ static ds_model *make_model(const setting *s)
     ds_model_set_skip_zeros(m, !s->dense_only, NULL);
     ds_model_set_threads(m, s->threads, NULL);
     for (int k = 0; k < s->depth; k++) {
-        /* the model narrows: 256 then 128 */
+        /* W2's model narrows: 256 then 128 */
         int units = s->depth == 2 && s->width == 256 && k == 1 ? 128 : s->width;
         ds_dense_config c = ds_dense_defaults(units);
         c.activation = ds_activation_defaults(DS_ACT_RELU);

@@ -34,7 +34,7 @@ if "$D" --version | grep -q '^descent [0-9]' && "$D" sweep --help | grep -qF 'ba
    "$D" train --help | grep -qF '[32]'; then pass cli_version_help
 else fail cli_version_help "version or help text"; fi
 
-# ---- train: the issue's logistic regression reaches the accuracy the engine test sees
+# ---- train: the course's logistic regression reaches the accuracy the engine test sees
 "$D" train --data data/banknotes.csv --target class --layers "dense(1, sigmoid)" \
     --optimizer "adam(learning_rate=0.01)" --batch-size 16 --epochs 20 >"$T/train.txt" 2>&1
 rc=$?

@@ -374,7 +374,8 @@ typedef struct {
     ptrdiff_t b_off;
     int I, O, parts;
     ds_sparsity *pack; /* when not NULL: each part also writes its updated rows to
-                        * pack->wpack (the caller sets pack->wpack_ok once all ran) */
+                        * pack->wpack (the caller sets pack->wpack_ok: nothing reads
+                        * it before all parts ran) */
 } ds_update;
 
 /* How many blocks of rows ds_dense_backward_run cuts a layer's weight gradient into. */

@@ -617,7 +617,6 @@ static void model_backward(ds_model *m, const float *x, int n, float *d, int d_i
     ds_update none;
     memset(&none, 0, sizeof none);
     ds_update pending = none;
-    uint32_t packed = 0; /* layers (below 32) whose update packs their weights */
     for (int k = m->n_layers - 1; k >= 0; k--) {
         const ds_layer *l = &m->layers[k];
         if (l->kind == DS_LAYER_DENSE) {
@@ -654,7 +653,9 @@ static void model_backward(ds_model *m, const float *x, int n, float *d, int d_i
                                     l->n_in, l->n_out,
                                     ds_dense_backward_parts(&m->exec, n, l->n_in, l->n_out),
                                     pack};
-                if (pack) packed |= 1u << (k & 31);
+                /* valid from the next forward on: this step's updates, which write
+                 * it, all run before model_backward returns */
+                if (pack) pack->wpack_ok = 1;
             }
             b.pending = pending;
             ds_dense_backward_run(&m->exec, &b);
@@ -670,8 +671,6 @@ static void model_backward(ds_model *m, const float *x, int n, float *d, int d_i
         d_is_dz = 0;
     }
     ds_update_run(&m->exec, &pending);
-    for (int k = 0; k < m->n_layers && m->sp; k++)
-        if (m->sp[k] && k < 32 && (packed >> k & 1u)) m->sp[k]->wpack_ok = 1;
 }
 
 void ds_model_pack_next(ds_model *m, int on) { m->pack_next = on; }

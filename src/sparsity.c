@@ -3,8 +3,8 @@
  * should skip them (see "skipping zero inputs" in internal.h).
  *
  * Before a layer's forward product, its input batch is described (one pass, cut among
- * the model's threads by blocks of rows) and the zero-skipping products are chosen when they
- * leave out enough of the terms: at most DS_SPARSE_MAX_DENSITY of the dense kernel's
+ * the model's threads by blocks of rows) and the zero-skipping products are chosen when
+ * they leave out enough of the terms: at most DS_SPARSE_MAX_DENSITY of the dense kernel's
  * work. A layer whose inputs turn out dense is not described again for the next
  * SPARSE_IDLE batches, so dense data pays for one pass in 64. Either way the results are
  * the same bits: only the time changes.

@@ -4,8 +4,8 @@
  *
  * The same scheme as dense_avx512.c with the 16 ymm registers: a 6 x 16 tile of the
  * result in 12 accumulators, each step k broadcasting A(r,k) for the 6 rows into one row
- * of B (two vectors). Forward is blocked over I and copies its panels first for tall
- * products; backward_input computes dinp^T = weight @ dout^T and stores each tile
+ * of B (two vectors). Forward is blocked over I and copies its weight panels first (and,
+ * for tall products, its row tiles); backward_input computes dinp^T = weight @ dout^T and stores each tile
  * transposed through a small buffer (tall batches: dinp = dout @ weight^T as forward, with
  * transposed weight panels); backward_weight runs one shard of rows at a time against a
  * contiguous copy of dout's column panel (tall batches with scratch: blocked and copied
@@ -28,6 +28,10 @@
 
 /* register tile MR x NR; blocks of I for forward at most KC long (DS_PACK_K when packed) */
 enum { MR = 6, NR = 16, KC = 256 };
+/* forward copies its weight panels (kc x 16) for this many rows or more: in place, rows
+ * of a weight whose stride is a multiple of 1 KB share a few cache sets (64 x 784 x 256:
+ * 76% of peak copied, 71% in place, on Zen 3) */
+enum { COPY_W_ROWS = 4 * MR };
 /* rows of dout backward_weight copies at a time (whole shards) */
 enum { W_ROWS = 4 * DS_SHARD_ROWS };
 
@@ -207,7 +211,8 @@ INLINE T256 void rows_product(const ds_dense_fwd_args *g, int b0, int b1, int o0
     const int I = g->I, O = g->O;
     const int pack = b1 - b0 >= DS_PACK_MIN_ROWS;
     float *apack = pack ? scratch : NULL;
-    const int kmax = pack || wt ? DS_PACK_K : KC;
+    const int copyw = pack || b1 - b0 >= COPY_W_ROWS;
+    const int kmax = copyw || wt ? DS_PACK_K : KC;
     const int nk = I > 0 ? (I + kmax - 1) / kmax : 1; /* I = 0 still sets z = bias */
     float panel[DS_PACK_K * NR] __attribute__((aligned(32)));
     int k0 = 0;
@@ -228,7 +233,7 @@ INLINE T256 void rows_product(const ds_dense_fwd_args *g, int b0, int b1, int o0
                 pack_wt_panel(panel, g->weight, I, o, nr, k0, kc);
                 wb = panel;
                 ldb = NR;
-            } else if (pack) {
+            } else if (copyw) {
                 const row_mask m = masks(nr);
                 for (int k = 0; k < kc; k++) {
                     const float *src = wb + (size_t)k * O;

@@ -579,7 +579,8 @@ T256 static void relu_bwd(float *g, const float *z, float *gT, int B, int O)
 }
 
 const ds_dense_kernels ds_dense_kernels_avx2 = {DS_KERNEL_AVX2, DS_PACK_MIN_ROWS, fwd,
-                                                bwd_inp, bwd_w, relu_bwd, NULL};
+                                                bwd_inp, bwd_w, relu_bwd,
+                                                &ds_sparse_kernels_avx2};
 
 #else
 typedef int ds_dense_avx2_empty; /* ISO C wants something in a translation unit */

@@ -132,9 +132,11 @@ extern const ds_dense_kernels ds_dense_kernels_portable;
 extern const ds_dense_kernels ds_dense_kernels_avx2;
 extern const ds_dense_kernels ds_dense_kernels_avx512;
 extern const struct ds_sparse_kernels ds_sparse_kernels_avx512;
+extern const struct ds_sparse_kernels ds_sparse_kernels_avx2;
 #endif
 
-/* ---- skipping zero inputs (sparsity.c; kernels in dense_sparse_avx512.c) ----
+/* ---- skipping zero inputs (sparsity.c; kernels in dense_sparse_avx512.c and
+ * dense_sparse_avx2.c) ----
  * Where many inputs of a dense layer are exactly zero (the background pixels of an image,
  * the units relu switched off), forward and backward_weight can leave out the terms
  * inp[b,k] * w and inp[b,k] * dout[b,o] that are zero. Each result element is still one

@@ -36,7 +36,9 @@ int ds_kernel_available(ds_kernel k)
     case DS_KERNEL_PORTABLE: return 1;
 #if defined(DS_HAVE_X86_KERNELS)
     case DS_KERNEL_AVX2:
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        /* (every processor with AVX2 has POPCNT, which zero skipping counts with) */
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               __builtin_cpu_supports("popcnt");
     case DS_KERNEL_AVX512:
         return ds_kernel_available(DS_KERNEL_AVX2) && __builtin_cpu_supports("avx512f") &&
                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&

@@ -3,9 +3,9 @@
  * kernel choice (DESCENT_KERNEL, ds_model_set_kernel) and threads: any number of
  * threads must give the same bits as one.
  *
- * The zero-skipping kernels (dense_sparse_avx512.c) must give the full AVX-512 kernels'
- * bits exactly, and a model skipping zeros the bits of one that does not, on any number
- * of threads.
+ * The zero-skipping kernels (dense_sparse_avx512.c, dense_sparse_avx2.c) must give the
+ * full kernels' bits exactly, the AVX2 and AVX-512 ones describe a batch alike, and a
+ * model skipping zeros must give the bits of one that does not, on any number of threads.
  *
  * Tolerance. A vector kernel fuses each multiply-add, the reference rounds the product
  * and the sum; both follow the same order. Each result lies within about K eps S of the
@@ -627,11 +627,14 @@ static void test_sparse_kernels_same_bits(void)
 {
     const ds_dense_kernels *ks[DS_KERNEL_COUNT];
     int nk = kernels_available(ks), tried = 0;
+    int with_sparse = 0;
     for (int q = 0; q < nk; q++) {
         if (!ks[q]->sparse) {
-            CHECK(ks[q]->kind != DS_KERNEL_AVX512, "avx512 has zero-skipping kernels");
+            CHECK(ks[q]->kind == DS_KERNEL_PORTABLE, "%s has zero-skipping kernels",
+                  ds_kernel_name(ks[q]->kind));
             continue;
         }
+        with_sparse++;
         static const int Bs[] = {1, 2, 3, 31, 32, 33, 64, 65, 97};
         static const int Is[] = {32, 33, 63, 200, 784, 1500};
         static const int Os[] = {32, 33, 64, 100, 128, 129, 256, 300};
@@ -647,17 +650,59 @@ static void test_sparse_kernels_same_bits(void)
         CHECK(bad == 0, "%s: %d zero-skipping products differ from the full ones (%d shapes)",
               ds_kernel_name(ks[q]->kind), bad, tried);
     }
-    CHECK(!ds_kernel_available(DS_KERNEL_AVX512) || tried == 9 * 6 * 8, "%d shapes tried", tried);
+    CHECK(with_sparse == nk - 1 && tried == 9 * 6 * 8 * with_sparse,
+          "%d shapes tried for %d kernels", tried, with_sparse);
+}
+
+/* the AVX2 and AVX-512 builds describe a batch alike: the same pairs, lists and masks */
+static void test_sparse_builds_agree(void)
+{
+    if (!ds_kernel_available(DS_KERNEL_AVX2) || !ds_kernel_available(DS_KERNEL_AVX512)) {
+        printf("  skipped: needs both avx2 and avx512\n");
+        return;
+    }
+    const ds_sparse_kernels *k2 = ds_dense_kernels_for(DS_KERNEL_AVX2)->sparse;
+    const ds_sparse_kernels *k5 = ds_dense_kernels_for(DS_KERNEL_AVX512)->sparse;
+    static const int Bs[] = {1, 31, 64, 97}, Is[] = {32, 63, 64, 200, 784};
+    int same = 1, n = 0;
+    for (size_t b = 0; b < sizeof Bs / sizeof *Bs; b++)
+        for (size_t i = 0; i < sizeof Is / sizeof *Is; i++) {
+            const int B = Bs[b], I = Is[i];
+            ds_rng r = ds_rng_split(11, (uint64_t)(B * 1000 + I));
+            float *inp = sparse_rows(&r, B, I, 0.5);
+            ds_sparsity *sp[2] = {ds_sparsity_create(B, I, 32), ds_sparsity_create(B, I, 32)};
+            long ft[2], bt[2];
+            for (int v = 0; v < 2; v++) {
+                sp[v]->B = B;
+                sp[v]->I = I;
+                (v ? k5 : k2)->build(sp[v], inp, 0, B, &ft[v], &bt[v]);
+            }
+            const int blocks = (B + DS_SPARSE_BLOCK - 1) / DS_SPARSE_BLOCK;
+            const int pairs = blocks * DS_SPARSE_BLOCK / 2;
+            same &= ft[0] == ft[1] && bt[0] == bt[1];
+            same &= !memcmp(sp[0]->rows, sp[1]->rows, sizeof(int) * 2 * (size_t)pairs);
+            same &= !memcmp(sp[0]->len, sp[1]->len, sizeof(int) * (size_t)pairs);
+            same &= !memcmp(sp[0]->mask, sp[1]->mask, sizeof(uint32_t) * (size_t)blocks * I);
+            for (int p = 0; p < pairs; p++)
+                same &= !memcmp(sp[0]->idx + (size_t)p * sp[0]->stride,
+                                sp[1]->idx + (size_t)p * sp[1]->stride,
+                                sizeof(int) * (size_t)sp[0]->len[p]);
+            n++;
+            ds_sparsity_free(sp[0]);
+            ds_sparsity_free(sp[1]);
+            free(inp);
+        }
+    CHECK(same && n == 20, "avx2 and avx512 builds differ (%d batches)", n);
 }
 
 /* the decision: dense inputs take the full products, mostly-zero ones skip */
 static void test_sparse_decision(void)
 {
-    if (!ds_kernel_available(DS_KERNEL_AVX512)) {
-        CHECK(ds_dense_kernels_for(DS_KERNEL_AUTO)->sparse == NULL, "no zero skipping here");
+    const ds_dense_kernels *k = ds_dense_kernels_for(DS_KERNEL_AUTO);
+    if (!k->sparse) { /* no vector kernels here */
+        CHECK(k->kind == DS_KERNEL_PORTABLE, "%s skips zeros", ds_kernel_name(k->kind));
         return;
     }
-    const ds_dense_kernels *k = ds_dense_kernels_for(DS_KERNEL_AVX512);
     enum { B = 64, I = 784, O = 256 };
     float *scratch = malloc(sizeof(float) * ds_sparse_scratch(B, I, O));
     ds_exec x = {k, NULL, NULL, 0, scratch, ds_sparse_scratch(B, I, O), 1};
@@ -747,7 +792,7 @@ static void run_sparse_model(int skip, int threads, const ds_dataset *d, run_res
     static const int rows[4] = {64, 45, 100, 160};
     train_and_record(m, d, rows, 0, 64, res);
     /* the last batch of the first layer skipped zeros in both products (where the
-     * model's kernels can: not under DESCENT_KERNEL=avx2 or portable) */
+     * model's kernels can: not under DESCENT_KERNEL=portable) */
     if (skip && ds_sparsity_eligible(&m->exec, SP_IN, 256))
         CHECK(m->sp && m->sp[0] && m->sp[0]->fwd && m->sp[0]->bwd, "zeros were skipped");
     else if (m->sp && m->sp[0])
@@ -805,8 +850,8 @@ static int count_reports(int epoch, int batch, int n_batches, double loss, void 
 
 static void test_packed_weights(void)
 {
-    if (!ds_kernel_available(DS_KERNEL_AVX512)) {
-        CHECK(ds_dense_kernels_for(DS_KERNEL_AUTO)->sparse == NULL, "no zero skipping here");
+    if (!ds_dense_kernels_for(DS_KERNEL_AUTO)->sparse) { /* no vector kernels here */
+        CHECK(ds_dense_kernels_for(DS_KERNEL_AUTO)->kind == DS_KERNEL_PORTABLE, "no zero skipping");
         return;
     }
     ds_dataset *d = make_sparse_data(600);
@@ -815,7 +860,7 @@ static void test_packed_weights(void)
     const ds_sparsity *sp = m->sp[0];
     const float *w = ds_model_params(m); /* the first layer's kernel (SP_IN, 256) */
     double loss;
-    if (!ds_sparsity_eligible(&m->exec, SP_IN, 256)) { /* DESCENT_KERNEL=avx2, portable */
+    if (!ds_sparsity_eligible(&m->exec, SP_IN, 256)) { /* DESCENT_KERNEL=portable */
         ds_model_pack_next(m, 1);
         CHECK(ds_model_train_step(m, d->x, d->y, 64, NULL, 0, &loss), "step");
         CHECK(!sp->fwd && !sp->wpack_ok, "kernels without zero skipping: nothing packed");
@@ -1097,6 +1142,7 @@ int main(void)
     RUN(test_kernel_names_and_env);
     RUN(test_threads_same_bits);
     RUN(test_sparse_kernels_same_bits);
+    RUN(test_sparse_builds_agree);
     RUN(test_sparse_decision);
     RUN(test_skip_zeros_same_bits);
     RUN(test_packed_weights);

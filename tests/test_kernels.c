@@ -695,6 +695,71 @@ static void test_sparse_builds_agree(void)
     CHECK(same && n == 20, "avx2 and avx512 builds differ (%d batches)", n);
 }
 
+/* A layer's backward with its own update, on two threads, skipping zeros or not: the
+ * update covers every row once whatever number of parts it was sized for (the pool may
+ * answer another number between the caller's question and the run's), and the weights
+ * end as on one thread */
+static void test_backward_update_parts(void)
+{
+    const ds_dense_kernels *k = ds_dense_kernels_for(DS_KERNEL_AUTO);
+    if (!k->sparse) { /* no vector kernels here */
+        CHECK(k->kind == DS_KERNEL_PORTABLE, "%s skips zeros", ds_kernel_name(k->kind));
+        return;
+    }
+    enum { B = 64, I = 300, O = 256 };
+    const size_t nw = (size_t)I * O, np = nw + O;
+    ds_pool *pool = NULL;
+    CHECK_OK(ds_pool_create(&pool, 2, NULL));
+    ds_rng r = ds_rng_split(21, 0);
+    float *inp = sparse_rows(&r, B, I, 0.5), *g0 = rnd(&r, (size_t)B * O), *w0 = rnd(&r, np);
+    float *z = rnd(&r, (size_t)B * O), *g = malloc(sizeof(float) * B * O);
+    float *params[2] = {malloc(sizeof(float) * np), malloc(sizeof(float) * np)};
+    float *grads = malloc(sizeof(float) * np);
+    const size_t ss = ds_sparse_scratch(B, I, O);
+    float *scratch = malloc(sizeof(float) * ss * 2);
+    ds_optimizer cfg = ds_optimizer_defaults(DS_OPT_SGD);
+    ds_optim_state opt;
+    memset(&opt, 0, sizeof opt);
+    CHECK_OK(ds_optim_init(&opt, &cfg, DS_KERAS_2, np, NULL));
+    const ds_activation relu = ds_activation_defaults(DS_ACT_RELU);
+    int same = 1, skipped = 0;
+    for (int skip = 0; skip < 2; skip++)
+        for (int sized = 1; sized <= 3; sized++)
+            for (int v = 0; v < 2; v++) { /* v = 0: one thread; v = 1: two */
+                ds_exec x = {k, v ? pool : NULL, NULL, 0, scratch, ss, skip};
+                ds_sparsity *sp = ds_sparsity_create(B, I, O);
+                ds_sparsity_prepare(&x, sp, inp, B, I);
+                memcpy(params[v], w0, sizeof(float) * np);
+                memcpy(g, g0, sizeof(float) * B * O);
+                ds_dense_bwd b;
+                memset(&b, 0, sizeof b);
+                b.act = &relu;
+                b.kv = DS_KERAS_2;
+                b.g = g;
+                b.z = z;
+                b.dweight = grads;
+                b.dbias = grads + nw;
+                b.inp = inp;
+                b.weight = params[v];
+                b.B = B;
+                b.I = I;
+                b.O = O;
+                b.zero_first = 1;
+                b.sp = sp;
+                b.own = (ds_update){&opt, params[v], grads, 0, (ptrdiff_t)nw, I, O, sized, NULL};
+                skipped += sp->bwd && ds_sparsity_eligible(&x, I, O);
+                ds_dense_backward_run(&x, &b);
+                if (v) same &= memcmp(params[0], params[1], sizeof(float) * np) == 0;
+                ds_sparsity_free(sp);
+            }
+    CHECK(same, "updated weights differ between one and two threads");
+    CHECK(skipped == 6, "zeros skipped in %d of 6 runs", skipped);
+    ds_optim_free(&opt);
+    ds_pool_free(pool);
+    free(inp), free(g0), free(w0), free(z), free(g), free(params[0]), free(params[1]);
+    free(grads), free(scratch);
+}
+
 /* the decision: dense inputs take the full products, mostly-zero ones skip */
 static void test_sparse_decision(void)
 {
@@ -1143,6 +1208,7 @@ int main(void)
     RUN(test_threads_same_bits);
     RUN(test_sparse_kernels_same_bits);
     RUN(test_sparse_builds_agree);
+    RUN(test_backward_update_parts);
     RUN(test_sparse_decision);
     RUN(test_skip_zeros_same_bits);
     RUN(test_packed_weights);

@@ -26,8 +26,8 @@
 #define INLINE static inline __attribute__((always_inline))
 #define NOINLINE static __attribute__((noinline))
 
-/* register tile MR x NR; blocks of I for forward at most KC long (DS_PACK_K when packed) */
-enum { MR = 6, NR = 16, KC = 256 };
+/* register tile MR x NR; blocks of I for forward at most KC long (PK when copied) */
+enum { MR = 6, NR = 16, KC = 256, PK = DS_PACK_K_MAX };
 /* forward copies its weight panels (kc x 16) for this many rows or more: in place, rows
  * of a weight whose stride is a multiple of 1 KB share a few cache sets (64 x 784 x 256:
  * 76% of peak copied, 71% in place, on Zen 3) */
@@ -179,7 +179,7 @@ INLINE T256 void store_transposed_8x8(float *d, ptrdiff_t ldd, const __m256 r[8]
     }
 }
 
-/* weight^T rows k0..k0+kc-1, columns o..o+nr-1 (kc <= DS_PACK_K; the rest of the panel's
+/* weight^T rows k0..k0+kc-1, columns o..o+nr-1 (kc <= PK; the rest of the panel's
  * 8-row blocks and columns zero) copied to panel[k * NR + n] = weight[(o + n) * I + k0 + k],
  * when the product reads the weight transposed (I x O here is the K x N of the product) */
 INLINE T256 void pack_wt_panel(float *panel, const float *weight, int I, int o, int nr, int k0,
@@ -212,15 +212,15 @@ INLINE T256 void rows_product(const ds_dense_fwd_args *g, int b0, int b1, int o0
     const int pack = b1 - b0 >= DS_PACK_MIN_ROWS;
     float *apack = pack ? scratch : NULL;
     const int copyw = pack || b1 - b0 >= COPY_W_ROWS;
-    const int kmax = copyw || wt ? DS_PACK_K : KC;
+    const int kmax = copyw || wt ? PK : KC;
     const int nk = I > 0 ? (I + kmax - 1) / kmax : 1; /* I = 0 still sets z = bias */
-    float panel[DS_PACK_K * NR] __attribute__((aligned(32)));
+    float panel[PK * NR] __attribute__((aligned(32)));
     int k0 = 0;
     for (int kb = 0; kb < nk; kb++) {
         const int k1 = (int)((long)I * (kb + 1) / nk), kc = k1 - k0;
-        if (apack) /* tile t at apack + t * MR * DS_PACK_K, t[k * MR + r] */
+        if (apack) /* tile t at apack + t * MR * PK, t[k * MR + r] */
             for (int b = b0; b + MR <= b1; b += MR) {
-                float *t = apack + (size_t)(b - b0) * DS_PACK_K;
+                float *t = apack + (size_t)(b - b0) * PK;
                 const float *rows = g->inp + (size_t)b * I + k0;
                 for (int q = 0; q < MR; q++)
                     for (int k = 0; k < kc; k++) t[k * MR + q] = rows[(size_t)q * I + k];
@@ -247,7 +247,7 @@ INLINE T256 void rows_product(const ds_dense_fwd_args *g, int b0, int b1, int o0
                 const int mr = b1 - b < MR ? b1 - b : MR;
                 if (mr == MR && nr == NR)
                     fwd_tile_full(g, b, o, k0, kc, wb, ldb,
-                                  apack ? apack + (size_t)(b - b0) * DS_PACK_K : NULL);
+                                  apack ? apack + (size_t)(b - b0) * PK : NULL);
                 else fwd_tile_edge(g, b, mr, o, nr, k0, kc, wb, ldb);
             }
         }

@@ -93,10 +93,12 @@ typedef struct {
  * Scratch NULL copies nothing (or only to small stack buffers): slower, the same bits. */
 #define DS_PACK_MIN_ROWS 128
 #define DS_PACK_K 128
+/* the longest block of I any kernel copies (dense_avx2.c's; dense_avx512.c's is DS_PACK_K) */
+#define DS_PACK_K_MAX 256
 #define DS_PACK_W_FLOATS ((size_t)120 * 1024)
 static inline size_t ds_pack_floats(int rows)
 {
-    size_t f = ((size_t)rows + 16) * DS_PACK_K;
+    size_t f = ((size_t)rows + 16) * DS_PACK_K_MAX;
     return f > DS_PACK_W_FLOATS ? f : DS_PACK_W_FLOATS;
 }
 

@@ -102,13 +102,27 @@ INLINE int even_vectors(int nr) { return (nr + 15) / 16 * 2; }
 /* ---------------------------------------------------------------------------------- */
 /* the description of a batch */
 
-/* u[r] = the number of columns nonzero in row a or row r, for the block's SR rows */
-T256 static void union_counts(const uint64_t *bits, size_t W, int a, int *u)
+/* u[r] = the number of columns nonzero in row a or row r, for the rows r in `left` */
+T256 static void union_counts(const uint64_t *bits, size_t W, int a, uint32_t left, int *u)
 {
-    for (int r = 0; r < SR; r++) u[r] = 0;
-    for (size_t w = 0; w < W; w++) {
-        const uint64_t *bw = bits + w * SR, aw = bw[a];
-        for (int r = 0; r < SR; r++) u[r] += __builtin_popcountll(bw[r] | aw);
+    uint64_t aw[DS_SPARSE_KMAX / 64];
+    const size_t wn = W < DS_SPARSE_KMAX / 64 ? W : DS_SPARSE_KMAX / 64;
+    for (size_t w = 0; w < wn; w++) aw[w] = bits[w * SR + (size_t)a];
+    for (uint32_t l = left; l; l &= l - 1) { /* a sum in registers per row, four chains */
+        const int r = __builtin_ctz(l);
+        const uint64_t *br = bits + r;
+        int c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+        size_t w = 0;
+        for (; w + 4 <= wn; w += 4) {
+            c0 += __builtin_popcountll(br[w * SR] | aw[w]);
+            c1 += __builtin_popcountll(br[(w + 1) * SR] | aw[w + 1]);
+            c2 += __builtin_popcountll(br[(w + 2) * SR] | aw[w + 2]);
+            c3 += __builtin_popcountll(br[(w + 3) * SR] | aw[w + 3]);
+        }
+        for (; w < wn; w++) c0 += __builtin_popcountll(br[w * SR] | aw[w]);
+        for (; w < W; w++) /* inputs beyond DS_SPARSE_KMAX */
+            c0 += __builtin_popcountll(br[w * SR] | bits[w * SR + (size_t)a]);
+        u[r] = c0 + c1 + c2 + c3;
     }
 }
 
@@ -136,7 +150,7 @@ T256 static void pair_rows(ds_sparsity *sp, int s0, int n, const uint64_t *bits,
         left &= ~(1u << a);
         int b = -1;
         if (left) {
-            union_counts(bits, sp->words, a, u);
+            union_counts(bits, sp->words, a, left, u);
             b = first_least(u, left);
             left &= ~(1u << b);
         }
@@ -172,17 +186,31 @@ T256 static void build(ds_sparsity *sp, const float *inp, int r0, int r1, long *
             const __m256i bit = _mm256_set1_epi32((int)(1u << r));
             uint64_t v = 0;
             int c = 0, k = 0;
-            for (; k < whole; k += 8) {
+            for (; k + 64 <= I; k += 64) { /* whole words */
+                v = 0;
+#pragma GCC unroll 8
+                for (int q = 0; q < 64; q += 8) {
+                    const __m256i nz = _mm256_castps_si256(
+                        _mm256_cmp_ps(_mm256_loadu_ps(x + k + q), zero, _CMP_NEQ_UQ));
+                    v |= (uint64_t)(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(nz)) << q;
+                    __m256i *mp = (__m256i *)(void *)(mk + k + q);
+                    _mm256_storeu_si256(mp, _mm256_or_si256(_mm256_loadu_si256(mp),
+                                                            _mm256_and_si256(nz, bit)));
+                }
+                bits[(size_t)(k / 64) * SR + (size_t)r] = v;
+                c += __builtin_popcountll(v);
+            }
+            v = 0;
+            for (; k < whole; k += 8) { /* the last word's whole vectors */
                 const __m256i nz =
                     _mm256_castps_si256(_mm256_cmp_ps(_mm256_loadu_ps(x + k), zero, _CMP_NEQ_UQ));
                 v |= (uint64_t)(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(nz)) << (k % 64);
                 __m256i *mp = (__m256i *)(void *)(mk + k);
                 _mm256_storeu_si256(mp, _mm256_or_si256(_mm256_loadu_si256(mp),
                                                         _mm256_and_si256(nz, bit)));
-                if (k % 64 == 56 || k + 8 >= I) { /* a word full, or the row's last */
+                if (k + 8 >= I) { /* the row's last */
                     bits[(size_t)(k / 64) * SR + (size_t)r] = v;
                     c += __builtin_popcountll(v);
-                    v = 0;
                 }
             }
             if (k < I) { /* the last columns, masked (lanes beyond I read as zero) */

@@ -9,15 +9,20 @@
  *                    the row's nonzero columns as bits (movemask) and, or'ed into the
  *                    block's column masks, a bit per row; rows paired by their zeros as in
  *                    the AVX-512 build (union counts with POPCNT); each pair's list from its
- *                    union bits, a byte at a time through a table of bit positions
+ *                    union bits, a byte at a time through a table of bit positions, and
+ *                    beside it the two rows' inputs in those columns (the same positions
+ *                    permute the 8 inputs), so that forward reads them in order (its
+ *                    minimum time over 41 rounds 236-257 us against 256-269 reading the
+ *                    rows, 64 x 784 x 256 on Fashion-MNIST, Zen 3)
  *   forward          z (B,O) = inp (B,I) @ weight (I,O) + bias, a pair of rows by a panel
  *                    of at most 48 columns (12 accumulators): for each k of the pair's
  *                    list, one row of the panel (6 vectors) times each row's inp[b,k].
  *                    The panel is copied, KB rows of weight at a time, to a contiguous
- *                    buffer that stays in L1 while every pair reads it (with two rows per
- *                    weight vector loaded, L2 could not keep the FMAs busy); a pair's list
- *                    is followed block by block from a cursor, its sums kept in z between
- *                    blocks
+ *                    buffer that every pair then reads (weight rows 1 KB apart share
+ *                    cache sets); a pair's list is followed block by block from a cursor,
+ *                    its sums kept in z between blocks. Blocks of 256 rows measured best
+ *                    (the same product, medians: 243-260 us against 246-266 for 128,
+ *                    286-302 for 64, 266-285 for a single block)
  *   backward_weight  dweight (I,O) += per shard inp^T @ dout, a pair of columns (k, k+1)
  *                    by a panel of at most 48 columns: for each row set in either column's
  *                    mask, one row of dout's panel (copied once to contiguous panels) times
@@ -39,9 +44,8 @@
 #define NOINLINE static __attribute__((noinline))
 
 /* SR rows a block; panels of at most TW columns (NV vectors); forward's weight blocks of
- * at most KB rows (KB x TW floats: 24 KB, in L1 with the rows it meets); backward's
- * column blocks of DW_BLOCK */
-enum { SR = DS_SPARSE_BLOCK, PW = DS_SPARSE_PANEL, NV = 6, TW = 8 * NV, KB = 128, DW_BLOCK = 16 };
+ * at most KB rows (KB x TW floats, 48 KB); backward's column blocks of DW_BLOCK */
+enum { SR = DS_SPARSE_BLOCK, PW = DS_SPARSE_PANEL, NV = 6, TW = 8 * NV, KB = 256, DW_BLOCK = 16 };
 _Static_assert(DS_SPARSE_BLOCK == 32, "a block's rows are the bits of one mask word");
 _Static_assert(DS_SHARD_ROWS == 2 * DS_SPARSE_BLOCK, "a shard's rows are one 64-bit word");
 
@@ -233,15 +237,23 @@ T256 static void build(ds_sparsity *sp, const float *inp, int r0, int r1, long *
             if (a >= 0) {
                 const int ra = a - s0, rb = b >= 0 ? b - s0 : ra;
                 int *out = sp->idx + (size_t)p * sp->stride;
+                float *v0 = sp->val + (size_t)(2 * p) * sp->stride, *v1 = v0 + sp->stride;
+                const float *xa = inp + (size_t)(s0 + ra) * I, *xb = inp + (size_t)(s0 + rb) * I;
                 for (size_t w = 0; w < W; w++) {
                     const uint64_t v = bits[w * SR + (size_t)ra] | bits[w * SR + (size_t)rb];
                     for (int q = 0; q < 64 && v >> q; q += 8) {
                         const unsigned m = (unsigned)(v >> q) & 0xFFu;
+                        const int k = (int)(64 * w) + q;
                         const __m256i pos = _mm256_cvtepu8_epi32(
                             _mm_cvtsi64_si128((long long)bit_positions[m]));
-                        _mm256_storeu_si256(
-                            (__m256i *)(void *)(out + n),
-                            _mm256_add_epi32(pos, _mm256_set1_epi32((int)(64 * w) + q)));
+                        _mm256_storeu_si256((__m256i *)(void *)(out + n),
+                                            _mm256_add_epi32(pos, _mm256_set1_epi32(k)));
+                        /* the 8 columns' inputs, those in the list moved to its order */
+                        const __m256i in = lanes8(I - k);
+                        _mm256_storeu_ps(v0 + n, _mm256_permutevar8x32_ps(
+                                                     _mm256_maskload_ps(xa + k, in), pos));
+                        _mm256_storeu_ps(v1 + n, _mm256_permutevar8x32_ps(
+                                                     _mm256_maskload_ps(xb + k, in), pos));
                         n += __builtin_popcount(m);
                     }
                 }
@@ -289,14 +301,14 @@ INLINE T256 void store_part(float *p, int n, int full, __m256 v)
 }
 
 /* rows ra (and rb when >= 0) for the panel's columns o..o+nr-1 and the list entries from
- * *cur on below k1, the weight rows k0..k1-1 at buf (row k at buf + (k - k0) * 8 nv);
- * *cur moves past them */
+ * *cur on below k1, their inputs at x0 and x1 (in list order), the weight rows k0..k1-1
+ * at buf (row k at buf + (k - k0) * 8 nv); *cur moves past them */
 INLINE T256 void fwd_pair_t(const int nv, const int full, const ds_dense_fwd_args *g,
-                            const ds_sparsity *sp, int p, int ra, int rb, int o, int nr,
-                            int k0, int k1, const float *buf, int *cur)
+                            const ds_sparsity *sp, int p, int ra, int rb, const float *xa,
+                            const float *xb, int o, int nr, int k0, int k1, const float *buf,
+                            int *cur)
 {
     const int I = g->I, O = g->O, two = rb >= 0, ld = 8 * nv;
-    const float *r0 = g->inp + (size_t)ra * I, *r1 = two ? g->inp + (size_t)rb * I : r0;
     float *z0 = g->z + (size_t)ra * O + o, *z1 = g->z + (size_t)(two ? rb : ra) * O + o;
     __m256 a[NV], c[NV];
     if (k0 == 0) {
@@ -316,7 +328,7 @@ INLINE T256 void fwd_pair_t(const int nv, const int full, const ds_dense_fwd_arg
     int j = *cur;
     for (; j < n && ix[j] < k1; j++) {
         const int k = ix[j];
-        const __m256 x0 = _mm256_broadcast_ss(r0 + k), x1 = _mm256_broadcast_ss(r1 + k);
+        const __m256 x0 = _mm256_broadcast_ss(xa + j), x1 = _mm256_broadcast_ss(xb + j);
         const float *row = buf + (size_t)(k - k0) * ld;
         ROW_FMA_N(row, nv);
     }
@@ -339,20 +351,21 @@ INLINE T256 void fwd_pair_t(const int nv, const int full, const ds_dense_fwd_arg
     }
 }
 
-typedef void (*fwd_pair_fn)(const ds_dense_fwd_args *, const ds_sparsity *, int, int, int, int,
-                            int, int, int, const float *, int *);
+typedef void (*fwd_pair_fn)(const ds_dense_fwd_args *, const ds_sparsity *, int, int, int,
+                            const float *, const float *, int, int, int, int, const float *,
+                            int *);
 #define FWD_PAIR(nv)                                                                     \
     NOINLINE T256 void fwd_pair##nv(const ds_dense_fwd_args *g, const ds_sparsity *sp, int p, \
-                                    int ra, int rb, int o, int nr, int k0, int k1,       \
-                                    const float *buf, int *cur)                          \
+                                    int ra, int rb, const float *xa, const float *xb, int o, \
+                                    int nr, int k0, int k1, const float *buf, int *cur)  \
     {                                                                                    \
-        fwd_pair_t(nv, 0, g, sp, p, ra, rb, o, nr, k0, k1, buf, cur);                    \
+        fwd_pair_t(nv, 0, g, sp, p, ra, rb, xa, xb, o, nr, k0, k1, buf, cur);            \
     }                                                                                    \
     NOINLINE T256 void fwd_full##nv(const ds_dense_fwd_args *g, const ds_sparsity *sp, int p, \
-                                    int ra, int rb, int o, int nr, int k0, int k1,       \
-                                    const float *buf, int *cur)                          \
+                                    int ra, int rb, const float *xa, const float *xb, int o, \
+                                    int nr, int k0, int k1, const float *buf, int *cur)  \
     {                                                                                    \
-        fwd_pair_t(nv, 1, g, sp, p, ra, rb, o, nr, k0, k1, buf, cur);                    \
+        fwd_pair_t(nv, 1, g, sp, p, ra, rb, xa, xb, o, nr, k0, k1, buf, cur);            \
     }
 FWD_PAIR(2)
 FWD_PAIR(4)
@@ -406,9 +419,10 @@ T256 static void fwd(const ds_dense_fwd_args *g, const ds_sparsity *sp, int b0, 
                 int ra = sp->rows[2 * p], rb = sp->rows[2 * p + 1];
                 const int ia = ra >= b0 && ra < b1, ib = rb >= b0 && rb < b1;
                 if (!ia && !ib) continue;
-                if (!ia) ra = rb, rb = -1;
-                else if (!ib) rb = -1;
-                pair(g, sp, p, ra, rb, o, nr, k0, k1, buf, &cur[p - p0]);
+                const float *xa = sp->val + (size_t)(2 * p) * sp->stride, *xb = xa + sp->stride;
+                if (!ia) ra = rb, rb = -1, xa = xb;
+                else if (!ib) rb = -1, xb = xa;
+                pair(g, sp, p, ra, rb, xa, xb, o, nr, k0, k1, buf, &cur[p - p0]);
             }
             k0 = k1;
         }

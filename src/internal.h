@@ -172,6 +172,10 @@ typedef struct {
                         * holds pairs DS_SPARSE_BLOCK / 2 * s onwards */
     int *len;          /* pair p's list length (0 for a pair without rows) */
     int *idx;          /* pair p's list at idx + p * stride */
+    float *val;        /* with the list, the pair's inputs in its columns: row rows[2p]'s at
+                        * val + 2p * stride, row rows[2p + 1]'s (or again the first's) at
+                        * val + (2p + 1) * stride, so that forward reads them in order
+                        * (filled by the builds whose forward reads them: AVX2) */
     uint64_t *bits;    /* the nonzero columns of the rows, a bit each (see the kernels) */
     size_t words;      /* (I + 63) / 64 */
     /* The layer's weights (I,O) as forward's panels: panel q (columns 128q..128q+127,

@@ -21,6 +21,7 @@ void ds_sparsity_free(ds_sparsity *sp)
     free(sp->rows);
     free(sp->len);
     free(sp->idx);
+    free(sp->val);
     free(sp->bits);
     free(sp->wpack);
     free(sp->mask);
@@ -38,13 +39,14 @@ ds_sparsity *ds_sparsity_create(int rows, int I, int O)
     sp->rows = malloc(sizeof(int) * 2 * pairs);
     sp->len = calloc(pairs, sizeof(int));
     sp->idx = malloc(sizeof(int) * pairs * sp->stride);
+    sp->val = malloc(sizeof(float) * 2 * pairs * sp->stride);
     sp->bits = malloc(sizeof(uint64_t) * blocks * DS_SPARSE_BLOCK * sp->words);
     sp->mask = malloc(sizeof(uint32_t) * blocks * (size_t)I);
     size_t panels = ((size_t)O + DS_SPARSE_PANEL - 1) / DS_SPARSE_PANEL;
     /* 64-byte aligned for the kernels' aligned loads (the size is a multiple of 512) */
     sp->wpack = aligned_alloc(64, sizeof(float) * panels * (size_t)I * DS_SPARSE_PANEL);
     sp->O = O;
-    if (!sp->rows || !sp->len || !sp->idx || !sp->bits || !sp->mask || !sp->wpack) {
+    if (!sp->rows || !sp->len || !sp->idx || !sp->val || !sp->bits || !sp->mask || !sp->wpack) {
         ds_sparsity_free(sp);
         return NULL;
     }

@@ -104,21 +104,6 @@ void ds_dense_forward_run(const ds_exec *x, const ds_activation *act, ds_keras_v
 /* ---------------------------------------------------------------------------------- */
 /* optimizer updates */
 
-/* rows [k0, k1) of u's weights, just updated, into forward's panels (u->pack->wpack) */
-static void pack_rows(const ds_update *u, int k0, int k1)
-{
-    enum { P = DS_SPARSE_PANEL };
-    const int I = u->I, O = u->O;
-    const float *w = u->params + u->w_off;
-    for (int k = k0; k < k1; k++)
-        for (int o = 0; o < O; o += P) {
-            const int nr = O - o < P ? O - o : P;
-            float *dst = u->pack->wpack + ((size_t)(o / P) * I + (size_t)k) * P;
-            memcpy(dst, w + (size_t)k * O + o, sizeof(float) * (size_t)nr);
-            if (nr < P) memset(dst + nr, 0, sizeof(float) * (size_t)(P - nr));
-        }
-}
-
 /* Rows [i0, i1) of a layer's kernel take their update, and with `bias` its bias; with
  * u->pack, PACK_ROWS rows at a time, each block packed for forward while in cache. */
 enum { PACK_ROWS = 16 };
@@ -130,7 +115,7 @@ static void update_rows(const ds_update *u, int i0, int i1, int bias)
             const int k1 = i1 - k0 < PACK_ROWS ? i1 : k0 + PACK_ROWS;
             ds_optim_update(u->opt, u->params, u->grads, u->w_off + (size_t)k0 * row,
                             u->w_off + (size_t)k1 * row);
-            pack_rows(u, k0, k1);
+            u->packer->pack_rows(u->pack->wpack, u->params + u->w_off, u->I, u->O, k0, k1);
         }
         if (bias && u->b_off >= 0)
             ds_optim_update(u->opt, u->params, u->grads, (size_t)u->b_off,

@@ -178,11 +178,12 @@ typedef struct {
                         * (filled by the builds whose forward reads them: AVX2) */
     uint64_t *bits;    /* the nonzero columns of the rows, a bit each (see the kernels) */
     size_t words;      /* (I + 63) / 64 */
-    /* The layer's weights (I,O) as forward's panels: panel q (columns 128q..128q+127,
-     * zero beyond O) at wpack + q * I * DS_SPARSE_PANEL, row k at + k * DS_SPARSE_PANEL.
-     * Written by the optimizer's update right after it changes the weights (see
-     * ds_update.pack), read by the next training step's forward instead of copying the
-     * panels there; wpack_ok says it holds the weights as they are now. */
+    /* The layer's weights (I,O) as forward's panels (the kernels' pack_rows): the columns
+     * 128q..128q+127 (zero beyond O) within wpack + q * I * DS_SPARSE_PANEL, as one panel
+     * with rows of 128 (AVX-512) or as panels of at most 48 columns (AVX2). Written by the
+     * optimizer's update right after it changes the weights (see ds_update.pack), read by
+     * the next training step's forward instead of copying the panels there; wpack_ok says
+     * it holds the weights as they are now. */
     float *wpack;
     int O, wpack_ok;
     uint32_t *mask;    /* mask[s * I + k] */
@@ -204,6 +205,12 @@ typedef struct ds_sparse_kernels {
      * backward_weight kernel; scratch: ds_sparse_scratch floats */
     void (*backward_weight)(const ds_dense_bwd_w_args *g, const ds_sparsity *sp, int i0,
                             int i1, int o0, int o1, float *scratch);
+    /* rows [k0, k1) of a weight (I,O) into wpack, laid out as this forward reads its
+     * panels (ds_sparsity.wpack), by the update that just changed them */
+    void (*pack_rows)(float *wpack, const float *weight, int I, int O, int k0, int k1);
+    /* whether the update packs on one thread too (else only on several, where it spares
+     * the weights a trip between processors) */
+    int pack_alone;
 } ds_sparse_kernels;
 
 /* Scratch per thread the zero-skipping kernels need for a layer of I inputs and O
@@ -382,8 +389,9 @@ typedef struct {
     ptrdiff_t b_off;
     int I, O, parts;
     ds_sparsity *pack; /* when not NULL: each part also writes its updated rows to
-                        * pack->wpack (the caller sets pack->wpack_ok: nothing reads
-                        * it before all parts ran) */
+                        * pack->wpack with packer->pack_rows (the caller sets
+                        * pack->wpack_ok: nothing reads it before all parts ran) */
+    const struct ds_sparse_kernels *packer;
 } ds_update;
 
 /* How many blocks of rows ds_dense_backward_run cuts a layer's weight gradient into. */

@@ -645,14 +645,17 @@ static void model_backward(ds_model *m, const float *x, int n, float *d, int d_i
                  * for the next step's forward by the threads that update them, so that
                  * only those threads touch the weights: forward cuts them by columns,
                  * the update by rows, and writing what another processor has read is
-                 * slow (docs/PERFORMANCE.md). One thread gains nothing from it. */
+                 * slow (docs/PERFORMANCE.md). On one thread only where the kernels say
+                 * it pays (AVX2: forward then reads the panels without copying them). */
                 ds_sparsity *sp = m->sp ? m->sp[k] : NULL;
-                ds_sparsity *pack = m->pack_next && ds_pool_threads(m->exec.pool) > 1 && sp &&
-                                            sp->fwd && sp->B == n ? sp : NULL;
+                const ds_sparse_kernels *sk = m->exec.kern ? m->exec.kern->sparse : NULL;
+                const int packs = sk && (ds_pool_threads(m->exec.pool) > 1 || sk->pack_alone);
+                ds_sparsity *pack =
+                    m->pack_next && packs && sp && sp->fwd && sp->B == n ? sp : NULL;
                 b.own = (ds_update){&m->opt, m->params, m->grads, (size_t)l->w_off, l->b_off,
                                     l->n_in, l->n_out,
                                     ds_dense_backward_parts(&m->exec, n, l->n_in, l->n_out),
-                                    pack};
+                                    pack, sk};
                 /* valid from the next forward on: this step's updates, which write
                  * it, all run before model_backward returns */
                 if (pack) pack->wpack_ok = 1;

@@ -540,14 +540,14 @@ ds_status ds_model_set_kernel(ds_model *m, ds_kernel k, ds_error *err);
 ds_kernel ds_model_kernel(const ds_model *m);
 
 /* Zero skipping. Where most of a dense layer's inputs in a batch are exactly zero (the
- * background pixels of images, the units relu switched off), the avx512 kernels compute
- * the forward product and the weight gradient without the zero terms: Fashion-MNIST's
- * pixels are half zeros. The results are those of the full products bit for bit (a
- * result that is exactly zero may come out as -0 rather than +0, and a 0 x inf that the
- * full product would turn into NaN is left out), so this changes speed only. Each batch
- * is looked at first and the zeros skipped only where that leaves out at least a quarter
- * of the terms. On by default; ds_model_create reads DESCENT_SKIP_ZEROS (0 turns it off,
- * 1 on) once. */
+ * background pixels of images, the units relu switched off), the avx512 and avx2 kernels
+ * compute the forward product and the weight gradient without the zero terms:
+ * Fashion-MNIST's pixels are half zeros. The results are those of the full products bit
+ * for bit (a result that is exactly zero may come out as -0 rather than +0, and a 0 x inf
+ * that the full product would turn into NaN is left out), so this changes speed only.
+ * Each batch is looked at first and the zeros skipped only where that leaves out at least
+ * a quarter of the terms. On by default; ds_model_create reads DESCENT_SKIP_ZEROS (0 turns
+ * it off, 1 on) once. */
 ds_status ds_model_set_skip_zeros(ds_model *m, int on, ds_error *err);
 int ds_model_skip_zeros(const ds_model *m);
 

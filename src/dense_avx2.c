@@ -201,6 +201,18 @@ INLINE T256 void pack_wt_panel(float *panel, const float *weight, int I, int o, 
     }
 }
 
+/* rows 0..kc-1 of the nr (<= NR) columns at src (rows ld apart) to panel, rows NR apart,
+ * zero beyond nr */
+INLINE T256 void copy_panel(float *panel, const float *src, ptrdiff_t ld, int kc, int nr)
+{
+    const row_mask m = masks(nr);
+    for (int k = 0; k < kc; k++) {
+        const float *s = src + (size_t)k * ld;
+        _mm256_store_ps(panel + k * NR, _mm256_maskload_ps(s, m.m0));
+        _mm256_store_ps(panel + k * NR + 8, _mm256_maskload_ps(s + 8, m.m1));
+    }
+}
+
 /* z = inp @ weight for rows [b0,b1) and columns [o0,o1), the weight given transposed with
  * wt (backward_input's dout @ weight^T): blocks of I outermost, one weight panel (kc x 16)
  * for every row tile; with many rows or a transposed weight the panel and (given scratch,
@@ -234,12 +246,7 @@ INLINE T256 void rows_product(const ds_dense_fwd_args *g, int b0, int b1, int o0
                 wb = panel;
                 ldb = NR;
             } else if (copyw) {
-                const row_mask m = masks(nr);
-                for (int k = 0; k < kc; k++) {
-                    const float *src = wb + (size_t)k * O;
-                    _mm256_store_ps(panel + k * NR, _mm256_maskload_ps(src, m.m0));
-                    _mm256_store_ps(panel + k * NR + 8, _mm256_maskload_ps(src + 8, m.m1));
-                }
+                copy_panel(panel, wb, O, kc, nr);
                 wb = panel;
                 ldb = NR;
             }
@@ -321,12 +328,7 @@ T256 static void bwd_inp(const ds_dense_bwd_inp_args *g, int b0, int b1, int i0,
         const float *bp = g->doutT + b;
         ptrdiff_t ldb = B;
         if (copy) {
-            const row_mask m = masks(nr);
-            for (int k = 0; k < O; k++) {
-                const float *src = bp + (size_t)k * B;
-                _mm256_store_ps(panel + k * NR, _mm256_maskload_ps(src, m.m0));
-                _mm256_store_ps(panel + k * NR + 8, _mm256_maskload_ps(src + 8, m.m1));
-            }
+            copy_panel(panel, bp, B, O, nr);
             bp = panel;
             ldb = NR;
         }

@@ -948,7 +948,7 @@ static void test_packed_weights(void)
     CHECK(memcmp(again, sp->wpack, sizeof(float) * nwp) == 0,
           "the packed panels are the updated weights");
     free(again);
-    if (sk == &ds_sparse_kernels_avx512) { /* its layout: panels of 128 columns */
+    if (m->exec.kern->kind == DS_KERNEL_AVX512) { /* its layout: panels of 128 columns */
         int same = 1;
         for (int k = 0; k < SP_IN; k++)
             for (int q = 0; q < 2; q++)

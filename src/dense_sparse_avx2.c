@@ -262,10 +262,7 @@ T256 static void build(ds_sparsity *sp, const float *inp, int r0, int r1, long *
             sp->len[p] = n;
             ft += 2L * n;
         }
-        for (int k = 0; k < I; k += 2) {
-            const uint32_t u = mk[k] | (k + 1 < I ? mk[k + 1] : 0u);
-            bt += 2L * __builtin_popcount(u);
-        }
+        bt += ds_sparse_bwd_terms(mk, I);
     }
     *fwd_terms = ft;
     *bwd_terms = bt;
@@ -442,12 +439,12 @@ T256 static void fwd(const ds_dense_fwd_args *g, const ds_sparsity *sp, int b0, 
             /* the pairs of the blocks rows b0..b1-1 touch, each for its rows among them
              * (a pair cut by the range is computed for its row inside only) */
             for (int p = p0; p < p1; p++) {
-                int ra = sp->rows[2 * p], rb = sp->rows[2 * p + 1];
-                const int ia = ra >= b0 && ra < b1, ib = rb >= b0 && rb < b1;
-                if (!ia && !ib) continue;
-                const float *xa = sp->val + (size_t)(2 * p) * sp->stride, *xb = xa + sp->stride;
-                if (!ia) ra = rb, rb = -1, xa = xb;
-                else if (!ib) rb = -1, xb = xa;
+                int ra, rb, second;
+                if (!ds_sparse_pair_in(sp, p, b0, b1, &ra, &rb, &second)) continue;
+                /* the inputs of ra, then of rb (again ra's when the pair's other row is
+                 * outside the range) */
+                const float *xa = sp->val + (size_t)(2 * p + second) * sp->stride;
+                const float *xb = rb >= 0 ? xa + sp->stride : xa;
                 pair(g, sp, p, ra, rb, xa, xb, o, nr, k0, k1, blk, &cur[p - p0]);
             }
             k0 = k1;
@@ -520,7 +517,7 @@ static bwd_w_pair_fn const bwd_w_fulls[4] = {NULL, bwd_w_full2, bwd_w_full4, bwd
 T256 static void bwd_w(const ds_dense_bwd_w_args *g, const ds_sparsity *sp, int i0, int i1,
                        int o0, int o1, float *scratch)
 {
-    const int B = g->B, I = g->I, O = g->O;
+    const int B = g->B, O = g->O;
     if (i0 >= i1 || o0 >= o1) return;
     const int blocks = (B + SR - 1) / SR, shards = (B + DS_SHARD_ROWS - 1) / DS_SHARD_ROWS;
     const int panels = panel_count(o0, o1);
@@ -549,15 +546,12 @@ T256 static void bwd_w(const ds_dense_bwd_w_args *g, const ds_sparsity *sp, int 
             const int ie = i1 - ib < DW_BLOCK ? i1 : ib + DW_BLOCK;
             for (int s = 0; s < shards; s++) {
                 /* the shard's rows: blocks 2s and 2s + 1 (when the batch has it) */
-                const uint32_t *m0 = sp->mask + (size_t)(2 * s) * I;
-                const uint32_t *m1 = 2 * s + 1 < blocks ? m0 + I : NULL;
                 const float *dp = pq + (size_t)(2 * s) * SR * ld;
                 const int store = g->set && s == 0;
                 for (int i = ib; i < ie; i += 2) {
                     const int two = i + 1 < ie;
-                    uint64_t bits = m0[i] | (two ? m0[i + 1] : 0u);
-                    if (m1) bits |= (uint64_t)(m1[i] | (two ? m1[i + 1] : 0u)) << SR;
-                    pair(g, s * DS_SHARD_ROWS, i, two, o, nr, bits, dp, store);
+                    pair(g, s * DS_SHARD_ROWS, i, two, o, nr,
+                         ds_sparse_shard_rows(sp, s, blocks, i, two), dp, store);
                 }
             }
         }

@@ -223,10 +223,7 @@ T512 static void build(ds_sparsity *sp, const float *inp, int r0, int r1, long *
                 mk + k, m,
                 _mm512_or_si512(_mm512_or_si512(acc[0], acc[1]), _mm512_or_si512(acc[2], acc[3])));
         }
-        for (int k = 0; k < I; k += 2) {
-            uint32_t u = mk[k] | (k + 1 < I ? mk[k + 1] : 0u);
-            bt += 2L * __builtin_popcount(u);
-        }
+        bt += ds_sparse_bwd_terms(mk, I);
     }
     *fwd_terms = ft;
     *bwd_terms = bt;
@@ -343,12 +340,9 @@ T512 static void fwd_rows(const ds_dense_fwd_args *g, const ds_sparsity *sp, int
 {
     const fwd_pair_fn pair = fwd_pairs[even_vectors(nr) / 2];
     for (int p = b0 / SR * (SR / 2); p < (b1 + SR - 1) / SR * (SR / 2); p++) {
-        int ra = sp->rows[2 * p], rb = sp->rows[2 * p + 1];
-        const int ia = ra >= b0 && ra < b1, ib = rb >= b0 && rb < b1;
-        if (!ia && !ib) continue;
-        if (!ia) ra = rb, rb = -1;
-        else if (!ib) rb = -1;
-        pair(g, sp, p, ra, rb, o, nr, k0, k1, panel);
+        int ra, rb, second;
+        if (ds_sparse_pair_in(sp, p, b0, b1, &ra, &rb, &second))
+            pair(g, sp, p, ra, rb, o, nr, k0, k1, panel);
     }
 }
 
@@ -474,7 +468,7 @@ static bwd_w_pair_fn const bwd_w_fulls[5] = {NULL, bwd_w_full2, bwd_w_full4, bwd
 T512 static void bwd_w(const ds_dense_bwd_w_args *g, const ds_sparsity *sp, int i0, int i1,
                        int o0, int o1, float *scratch)
 {
-    const int B = g->B, I = g->I, O = g->O;
+    const int B = g->B, O = g->O;
     if (i0 >= i1 || o0 >= o1) return;
     const int blocks = (B + SR - 1) / SR, panels = (o1 - o0 + PW - 1) / PW;
     const int shards = (B + DS_SHARD_ROWS - 1) / DS_SHARD_ROWS;
@@ -501,15 +495,12 @@ T512 static void bwd_w(const ds_dense_bwd_w_args *g, const ds_sparsity *sp, int 
                 (nr % 32 == 0 ? bwd_w_fulls : bwd_w_pairs)[even_vectors(nr) / 2];
             for (int s = 0; s < shards; s++) {
                 /* the shard's rows: blocks 2s and 2s + 1 (when the batch has it) */
-                const uint32_t *m0 = sp->mask + (size_t)(2 * s) * I;
-                const uint32_t *m1 = 2 * s + 1 < blocks ? m0 + I : NULL;
                 const float *dp = dpack + ((size_t)q * blocks + 2 * s) * SR * PW;
                 const int store = g->set && s == 0;
                 for (int i = ib; i < ie; i += 2) {
                     const int two = i + 1 < ie;
-                    uint64_t bits = m0[i] | (two ? m0[i + 1] : 0u);
-                    if (m1) bits |= (uint64_t)(m1[i] | (two ? m1[i + 1] : 0u)) << SR;
-                    pair(g, s * DS_SHARD_ROWS, i, two, o, nr, bits, dp, store);
+                    pair(g, s * DS_SHARD_ROWS, i, two, o, nr,
+                         ds_sparse_shard_rows(sp, s, blocks, i, two), dp, store);
                 }
             }
         }

@@ -213,6 +213,44 @@ typedef struct ds_sparse_kernels {
     int pack_alone;
 } ds_sparse_kernels;
 
+/* Helpers the zero-skipping kernels of every instruction set share. */
+
+/* The terms backward_weight computes for a block's masks mk (I columns): the rows set in
+ * either column of each pair (k, k + 1), twice. */
+static inline long ds_sparse_bwd_terms(const uint32_t *mk, int I)
+{
+    long t = 0;
+    for (int k = 0; k < I; k += 2)
+        t += 2L * __builtin_popcount(mk[k] | (k + 1 < I ? mk[k + 1] : 0u));
+    return t;
+}
+
+/* Pair p's rows among rows [b0, b1): 0 when neither; else *ra the first inside and *rb
+ * the other (-1 when outside or none), *second whether *ra is the pair's second row. */
+static inline int ds_sparse_pair_in(const ds_sparsity *sp, int p, int b0, int b1, int *ra,
+                                    int *rb, int *second)
+{
+    const int a = sp->rows[2 * p], b = sp->rows[2 * p + 1];
+    const int ia = a >= b0 && a < b1, ib = b >= b0 && b < b1;
+    *ra = ia ? a : b;
+    *rb = ia && ib ? b : -1;
+    *second = !ia;
+    return ia || ib;
+}
+
+/* The rows of shard s (a bit each, its two blocks' masks as one word) set in column i or,
+ * when two, in column i + 1 */
+static inline uint64_t ds_sparse_shard_rows(const ds_sparsity *sp, int s, int blocks, int i,
+                                            int two)
+{
+    const int I = sp->I;
+    const uint32_t *m0 = sp->mask + (size_t)(2 * s) * I;
+    uint64_t bits = m0[i] | (two ? m0[i + 1] : 0u);
+    if (2 * s + 1 < blocks)
+        bits |= (uint64_t)(m0[I + i] | (two ? m0[I + i + 1] : 0u)) << DS_SPARSE_BLOCK;
+    return bits;
+}
+
 /* Scratch per thread the zero-skipping kernels need for a layer of I inputs and O
  * outputs over batches of up to `rows` rows. */
 static inline size_t ds_sparse_scratch(int rows, int I, int O)

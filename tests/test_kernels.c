@@ -697,17 +697,24 @@ static void test_sparse_builds_agree(void)
     CHECK(same && n == 20, "avx2 and avx512 builds differ (%d batches)", n);
 }
 
+/* The best kernels, which skip zeros; NULL (after checking that they are the portable
+ * ones: no x86 vector kernels here) when they do not */
+static const ds_dense_kernels *zero_skipping_kernels(void)
+{
+    const ds_dense_kernels *k = ds_dense_kernels_for(DS_KERNEL_AUTO);
+    if (k->sparse) return k;
+    CHECK(k->kind == DS_KERNEL_PORTABLE, "%s has no zero skipping", ds_kernel_name(k->kind));
+    return NULL;
+}
+
 /* A layer's backward with its own update, on two threads, skipping zeros or not: the
  * update covers every row once whatever number of parts it was sized for (the pool may
  * answer another number between the caller's question and the run's), and the weights
  * end as on one thread */
 static void test_backward_update_parts(void)
 {
-    const ds_dense_kernels *k = ds_dense_kernels_for(DS_KERNEL_AUTO);
-    if (!k->sparse) { /* no vector kernels here */
-        CHECK(k->kind == DS_KERNEL_PORTABLE, "%s skips zeros", ds_kernel_name(k->kind));
-        return;
-    }
+    const ds_dense_kernels *k = zero_skipping_kernels();
+    if (!k) return;
     enum { B = 64, I = 300, O = 256 };
     const size_t nw = (size_t)I * O, np = nw + O;
     ds_pool *pool = NULL;
@@ -766,11 +773,8 @@ static void test_backward_update_parts(void)
 /* the decision: dense inputs take the full products, mostly-zero ones skip */
 static void test_sparse_decision(void)
 {
-    const ds_dense_kernels *k = ds_dense_kernels_for(DS_KERNEL_AUTO);
-    if (!k->sparse) { /* no vector kernels here */
-        CHECK(k->kind == DS_KERNEL_PORTABLE, "%s skips zeros", ds_kernel_name(k->kind));
-        return;
-    }
+    const ds_dense_kernels *k = zero_skipping_kernels();
+    if (!k) return;
     enum { B = 64, I = 784, O = 256 };
     float *scratch = malloc(sizeof(float) * ds_sparse_scratch(B, I, O));
     ds_exec x = {k, NULL, NULL, 0, scratch, ds_sparse_scratch(B, I, O), 1};
@@ -918,10 +922,7 @@ static int count_reports(int epoch, int batch, int n_batches, double loss, void 
 
 static void test_packed_weights(void)
 {
-    if (!ds_dense_kernels_for(DS_KERNEL_AUTO)->sparse) { /* no vector kernels here */
-        CHECK(ds_dense_kernels_for(DS_KERNEL_AUTO)->kind == DS_KERNEL_PORTABLE, "no zero skipping");
-        return;
-    }
+    if (!zero_skipping_kernels()) return;
     ds_dataset *d = make_sparse_data(600);
     ds_model *m = make_sparse_mlp(1, 2); /* (one thread does not pack) */
     CHECK_OK(ds_model_reserve(m, 64, NULL)); /* work buffers, as fit reserves them */

@@ -111,11 +111,9 @@ static void softmax_rows(float *out, const float *z, int n, int w)
         float *o = out + (size_t)r * w;
         float mx = zr[0];
         for (int j = 1; j < w; j++) mx = zr[j] > mx ? zr[j] : mx;
+        for (int j = 0; j < w; j++) o[j] = ds_expf(zr[j] - mx); /* vectorizes */
         double sum = 0.0;
-        for (int j = 0; j < w; j++) {
-            o[j] = ds_expf(zr[j] - mx);
-            sum += (double)o[j];
-        }
+        for (int j = 0; j < w; j++) sum += (double)o[j];
         float inv = (float)(1.0 / sum);
         for (int j = 0; j < w; j++) o[j] *= inv;
     }

@@ -577,26 +577,52 @@ T256 static void bwd_w(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int
 /* ---------------------------------------------------------------------------------- */
 /* relu backward, and the transposed copy backward_input reads */
 
-T256 static void relu_bwd(float *g, const float *z, float *gT, int B, int O)
+/* dst (8 x 8, rows ld_d apart) = src (8 x 8, rows ld_s apart) transposed */
+INLINE T256 void transpose8(float *dst, size_t ld_d, const float *src, size_t ld_s)
+{
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + (size_t)i * ld_s);
+    for (int i = 0; i < 8; i += 2) { /* pairs of rows interleaved */
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) { /* then pairs of pairs: 4 x 4 blocks per lane */
+        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; i++) { /* the lanes: rows 0-3 low, 4-7 high */
+        _mm256_storeu_ps(dst + (size_t)i * ld_d, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+        _mm256_storeu_ps(dst + (size_t)(i + 4) * ld_d,
+                         _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+    }
+}
+
+T256 static void relu_bwd(float *g, const float *z, float *gT, int B, int O, int o0, int o1)
 {
     const __m256 zero = _mm256_setzero_ps();
     /* z > 0 is false for NaN and -0, which then give +0, as act.c's relu backward */
     for (int b = 0; b < B; b++) {
         float *gr = g + (size_t)b * O;
         const float *zr = z + (size_t)b * O;
-        int o = 0;
-        for (; o + 8 <= O; o += 8) {
+        int o = o0;
+        for (; o + 8 <= o1; o += 8) {
             __m256 pos = _mm256_cmp_ps(_mm256_loadu_ps(zr + o), zero, _CMP_GT_OQ);
             _mm256_storeu_ps(gr + o, _mm256_and_ps(pos, _mm256_loadu_ps(gr + o)));
         }
-        for (; o < O; o++) gr[o] = zr[o] > 0.0f ? gr[o] : 0.0f;
+        for (; o < o1; o++) gr[o] = zr[o] > 0.0f ? gr[o] : 0.0f;
     }
     if (!gT) return;
     enum { T = 8 };
     for (int b0 = 0; b0 < B; b0 += T)
-        for (int o0 = 0; o0 < O; o0 += T) {
-            int b1 = b0 + T < B ? b0 + T : B, o1 = o0 + T < O ? o0 + T : O;
-            for (int o = o0; o < o1; o++)
+        for (int c0 = o0; c0 < o1; c0 += T) {
+            int b1 = b0 + T < B ? b0 + T : B, c1 = c0 + T < o1 ? c0 + T : o1;
+            if (b1 - b0 == T && c1 - c0 == T) {
+                transpose8(gT + (size_t)c0 * B + b0, B, g + (size_t)b0 * O + c0, O);
+                continue;
+            }
+            for (int o = c0; o < c1; o++)
                 for (int b = b0; b < b1; b++) gT[(size_t)o * B + b] = g[(size_t)b * O + o];
         }
 }

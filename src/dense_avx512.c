@@ -609,15 +609,15 @@ T512 static void bwd_w(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int
 /* ---------------------------------------------------------------------------------- */
 /* relu backward, and the transposed copy backward_input reads */
 
-T512 static void relu_bwd(float *g, const float *z, float *gT, int B, int O)
+T512 static void relu_bwd(float *g, const float *z, float *gT, int B, int O, int o0, int o1)
 {
     const __m512 zero = _mm512_setzero_ps();
     /* z > 0 is false for NaN and -0, which then give +0, as act.c's relu backward */
     for (int b = 0; b < B; b++) {
         float *gr = g + (size_t)b * O;
         const float *zr = z + (size_t)b * O;
-        for (int o = 0; o < O; o += 16) {
-            __mmask16 m = (__mmask16)(O - o >= 16 ? 0xFFFF : (1u << (O - o)) - 1u);
+        for (int o = o0; o < o1; o += 16) {
+            __mmask16 m = (__mmask16)(o1 - o >= 16 ? 0xFFFF : (1u << (o1 - o)) - 1u);
             __mmask16 pos = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, zr + o), zero,
                                                     _CMP_GT_OQ);
             _mm512_mask_storeu_ps(gr + o, m, _mm512_maskz_loadu_ps(pos, gr + o));
@@ -630,7 +630,7 @@ T512 static void relu_bwd(float *g, const float *z, float *gT, int B, int O)
         const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
                                                                   10, 11, 12, 13, 14, 15),
                                                _mm512_set1_epi32(O));
-        for (int o = 0; o < O; o++) {
+        for (int o = o0; o < o1; o++) {
             __m512 col = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx,
                                                   g + (size_t)b0 * O + o, 4);
             _mm512_mask_storeu_ps(gT + (size_t)o * B + b0, m, col);

@@ -79,13 +79,16 @@ static void bwd_w(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int o1,
     }
 }
 
-static void relu_bwd(float *g, const float *z, float *gT, int B, int O)
+static void relu_bwd(float *g, const float *z, float *gT, int B, int O, int o0, int o1)
 {
-    size_t n = (size_t)B * O;
-    for (size_t i = 0; i < n; i++) g[i] = z[i] > 0.0f ? g[i] : 0.0f;
+    for (int b = 0; b < B; b++)
+        for (int o = o0; o < o1; o++) {
+            const size_t i = (size_t)b * O + o;
+            g[i] = z[i] > 0.0f ? g[i] : 0.0f;
+        }
     if (gT)
         for (int b = 0; b < B; b++)
-            for (int o = 0; o < O; o++) gT[(size_t)o * B + b] = g[(size_t)b * O + o];
+            for (int o = o0; o < o1; o++) gT[(size_t)o * B + b] = g[(size_t)b * O + o];
 }
 
 const ds_dense_kernels ds_dense_kernels_portable = {DS_KERNEL_PORTABLE, 0, fwd, bwd_inp, bwd_w,

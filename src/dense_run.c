@@ -96,6 +96,10 @@ void ds_dense_forward_run(const ds_exec *x, const ds_activation *act, ds_keras_v
     int parts = parts_for(x, (long)B * I * O);
     int col_units = (O + COL_UNIT - 1) / COL_UNIT;
     j.col_parts = parts < col_units ? parts : col_units;
+    /* skipping zeros, outputs that fit one panel are cut by rows, so that each thread
+     * reads the packed panels whole (cut by columns, it would copy its part of them):
+     * 784-256-128-10's second layer, 2 threads, 0.80 of the time */
+    if (j.sp && O <= DS_SPARSE_PANEL) j.col_parts = 1;
     j.row_parts = (parts + j.col_parts - 1) / j.col_parts;
     ds_pool_run(parts > 1 ? x->pool : NULL, j.row_parts * j.col_parts, fwd_task, &j);
     if (act->kind == DS_ACT_SOFTMAX) ds_act_forward(act, kv, a, z, B, O);
@@ -175,6 +179,8 @@ typedef struct {
     const ds_sparsity *sp;    /* dweight skips inp's zeros, or NULL */
     const ds_update *own;     /* applied in the dweight tasks, or NULL */
     const ds_update *pending; /* another layer's update, run alongside, or NULL */
+    const float *below_relu;  /* ds_dense_bwd's */
+    float *below_T;
     int inp_parts, w_parts, upd_parts;
 } bwd_job;
 
@@ -205,9 +211,13 @@ static void bwd_task(void *ctx, int t, int thread)
     const bwd_job *j = ctx;
     float *scratch = j->x->pack ? j->x->pack + (size_t)thread * j->x->pack_stride : NULL;
     int lo, hi;
-    if (t < j->inp_parts) { /* dinp columns i */
+    if (t < j->inp_parts) { /* dinp columns i, masked for the relu below */
         cut(j->gi.I, ROW_UNIT, j->inp_parts, t, &lo, &hi);
-        if (lo < hi) j->kern->backward_input(&j->gi, 0, j->gi.B, lo, hi, scratch);
+        if (lo == hi) return;
+        j->kern->backward_input(&j->gi, 0, j->gi.B, lo, hi, scratch);
+        if (j->below_relu)
+            j->kern->relu_backward(j->gi.dinp, j->below_relu, j->below_T, j->gi.B, j->gi.I, lo,
+                                   hi);
         return;
     }
     t -= j->inp_parts;
@@ -238,6 +248,24 @@ static void transpose(float *doutT, const float *dout, int B, int O)
         }
 }
 
+int ds_dense_reads_doutT(const ds_exec *x, int B, int I, int O, int dinp)
+{
+    return fast_shape(x, I, O) && dinp && B < x->kern->doutT_below;
+}
+
+/* dinp = relu'(z) dinp for the layer below, and its transpose when asked, for a layer
+ * that ran on the reference kernels */
+static void mask_below(const ds_exec *x, const ds_dense_bwd *b)
+{
+    if (x && x->kern) {
+        x->kern->relu_backward(b->dinp, b->below_relu, b->below_T, b->B, b->I, 0, b->I);
+        return;
+    }
+    static const ds_activation relu = {DS_ACT_RELU, 0.0f};
+    ds_act_backward(&relu, b->kv, b->dinp, b->dinp, b->below_relu, NULL, b->B, b->I);
+    if (b->below_T) transpose(b->below_T, b->dinp, b->B, b->I);
+}
+
 int ds_dense_backward_parts(const ds_exec *x, int B, int I, int O)
 {
     return fast_shape(x, I, O) ? parts_for(x, (long)B * I * O) : 1;
@@ -248,13 +276,13 @@ void ds_dense_backward_run(const ds_exec *x, const ds_dense_bwd *b)
     const int B = b->B, I = b->I, O = b->O;
     const int fast = fast_shape(x, I, O);
     const int relu = !b->g_is_dz && b->act->kind == DS_ACT_RELU;
-    const int transposed = fast && b->dinp && B < x->kern->doutT_below;
+    const int transposed = ds_dense_reads_doutT(x, B, I, O, b->dinp != NULL);
     const ds_update *own = b->own.opt && !b->dinp ? &b->own : NULL;
     if (fast && relu) {
-        x->kern->relu_backward(b->g, b->z, transposed ? b->doutT : NULL, B, O);
+        x->kern->relu_backward(b->g, b->z, transposed ? b->doutT : NULL, B, O, 0, O);
     } else {
         if (!b->g_is_dz) ds_act_backward(b->act, b->kv, b->g, b->g, b->z, b->a, B, O);
-        if (transposed) transpose(b->doutT, b->g, B, O);
+        if (transposed && !(b->g_is_dz && b->doutT_ready)) transpose(b->doutT, b->g, B, O);
     }
     if (!fast) {
         if (b->zero_first) {
@@ -263,6 +291,7 @@ void ds_dense_backward_run(const ds_exec *x, const ds_dense_bwd *b)
         }
         ds_dense_backward(b->dinp, b->dweight, b->dbias, b->g, b->inp, b->weight, b->scratch, B,
                           I, O);
+        if (b->dinp && b->below_relu) mask_below(x, b);
         ds_update_run(x, &b->pending);
         if (own) ds_update_run(x, own);
         return;
@@ -276,6 +305,8 @@ void ds_dense_backward_run(const ds_exec *x, const ds_dense_bwd *b)
     j.sp = b->sp && b->sp->bwd && b->sp->B == B && ds_sparsity_eligible(x, I, O) ? b->sp : NULL;
     j.own = own;
     j.pending = &b->pending;
+    j.below_relu = b->dinp ? b->below_relu : NULL;
+    j.below_T = b->below_T;
     int parts = parts_for(x, (long)B * I * O);
     j.inp_parts = b->dinp ? parts : 0;
     j.w_parts = parts;

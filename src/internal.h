@@ -119,9 +119,9 @@ typedef struct {
      * NULL */
     void (*backward_weight)(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int o1,
                             float *scratch);
-    /* relu's backward in place, g (B,O) = z > 0 ? g : 0 (act.c's bits), and gT (O,B) = the
-     * result transposed when gT is not NULL */
-    void (*relu_backward)(float *g, const float *z, float *gT, int B, int O);
+    /* relu's backward in place over columns [o0,o1), g (B,O) = z > 0 ? g : 0 (act.c's
+     * bits), and rows [o0,o1) of gT (O,B) = the result transposed when gT is not NULL */
+    void (*relu_backward)(float *g, const float *z, float *gT, int B, int O, int o0, int o1);
     /* the zero-skipping products (see ds_sparsity below), or NULL when these kernels
      * have none */
     const struct ds_sparse_kernels *sparse;
@@ -439,10 +439,17 @@ int ds_dense_backward_parts(const ds_exec *x, int B, int I, int O);
 typedef struct {
     const ds_activation *act;
     ds_keras_version kv;
-    int g_is_dz;        /* g already holds dL/dz (fused softmax or sigmoid loss) */
+    int g_is_dz;        /* g already holds dL/dz (fused softmax or sigmoid loss, or the
+                           layer above masked it with below_relu) */
+    int doutT_ready;    /* with g_is_dz: doutT already holds g transposed (below_T above) */
     float *g;           /* (B,O) in: dL/da; out: dL/dz */
     const float *z, *a; /* (B,O) the forward pass's pre-activation and output */
     float *dinp;        /* (B,I) out, or NULL */
+    const float *below_relu; /* with dinp: the layer below's z (B,I) when its activation
+                                is relu; dinp is then masked by it, becoming that layer's
+                                dL/dz (on the threads that compute it) */
+    float *below_T;     /* with below_relu: the masked dinp transposed (I,B), where the
+                           layer below reads it so (ds_dense_reads_doutT), or NULL */
     float *dweight;     /* (I,O) += */
     float *dbias;       /* (O) +=, or NULL */
     const float *inp, *weight;
@@ -456,6 +463,9 @@ typedef struct {
     ds_update pending;  /* an update to run alongside (another layer's parameters) */
 } ds_dense_bwd;
 
+/* Whether ds_dense_backward_run reads dL/dz transposed (ds_dense_bwd.doutT) for a layer
+ * of I inputs and O outputs over B rows, with or without dinp. */
+int ds_dense_reads_doutT(const ds_exec *x, int B, int I, int O, int dinp);
 /* dz = act'(z) dL/da in place, then ds_dense_backward's results, plus b->pending, plus
  * b->own when dinp is NULL. */
 void ds_dense_backward_run(const ds_exec *x, const ds_dense_bwd *b);
@@ -500,7 +510,8 @@ struct ds_model {
     int cap_rows;
     float **z, **a;
     float *d0, *d1;
-    float *dT; /* a layer's output gradient transposed, for the vector kernels */
+    float *dT, *dT2; /* a layer's output gradient transposed, for the vector kernels, and
+                        the layer below's, written by this layer's backward */
     ds_sparsity **sp; /* per layer: its input batch's zeros, NULL where never skipped */
     int pack_next;    /* the next training step follows this one directly (fit's loop):
                        * updates pack the weights for its forward (ds_model_pack_next) */

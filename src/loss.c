@@ -257,8 +257,15 @@ double ds_loss_compute(const ds_loss *loss, ds_loss_input in, const float *out,
                 /* log_softmax(z)_j = z_j - max - log(sum_k e^(z_k - max)) */
                 float mx = zr[0];
                 for (int j = 1; j < w; j++) mx = zr[j] > mx ? zr[j] : mx;
+                /* the exponentials as the softmax computes them (ds_expf), in pieces
+                 * that vectorize, summed in order */
                 double se = 0.0;
-                for (int j = 0; j < w; j++) se += exp((double)(zr[j] - mx));
+                for (int j0 = 0; j0 < w; j0 += 64) {
+                    float e[64];
+                    const int m = w - j0 < 64 ? w - j0 : 64;
+                    for (int j = 0; j < m; j++) e[j] = ds_expf(zr[j0 + j] - mx);
+                    for (int j = 0; j < m; j++) se += (double)e[j];
+                }
                 double lse = log(se);
                 double ysum = 0.0;
                 for (int j = 0; j < w; j++) {

@@ -106,11 +106,12 @@ static void free_work(ds_model *m)
     free(m->d0);
     free(m->d1);
     free(m->dT);
+    free(m->dT2);
     free(m->sp);
     free(m->exec.pack);
     free(m->exec.sparse);
     m->z = m->a = NULL;
-    m->d0 = m->d1 = m->dT = NULL;
+    m->d0 = m->d1 = m->dT = m->dT2 = NULL;
     m->sp = NULL;
     m->exec.pack = NULL;
     m->exec.pack_stride = 0;
@@ -547,7 +548,8 @@ ds_status ds_model_reserve(ds_model *m, int rows, ds_error *err)
     m->d0 = malloc(sizeof(float) * dlen);
     m->d1 = malloc(sizeof(float) * dlen);
     m->dT = malloc(sizeof(float) * dlen);
-    if (!m->d0 || !m->d1 || !m->dT) goto nomem;
+    m->dT2 = malloc(sizeof(float) * dlen);
+    if (!m->d0 || !m->d1 || !m->dT || !m->dT2) goto nomem;
     m->sp = calloc((size_t)m->n_layers, sizeof(ds_sparsity *));
     if (!m->sp) goto nomem;
     for (int k = 0; k < m->n_layers; k++)
@@ -617,6 +619,8 @@ static void model_backward(ds_model *m, const float *x, int n, float *d, int d_i
     ds_update none;
     memset(&none, 0, sizeof none);
     ds_update pending = none;
+    float *gT = m->dT, *otherT = m->dT2; /* g transposed, and the next layer's */
+    int g_T_ready = 0;
     for (int k = m->n_layers - 1; k >= 0; k--) {
         const ds_layer *l = &m->layers[k];
         if (l->kind == DS_LAYER_DENSE) {
@@ -624,16 +628,27 @@ static void model_backward(ds_model *m, const float *x, int n, float *d, int d_i
             b.act = &l->dense.activation;
             b.kv = m->keras;
             b.g_is_dz = d_is_dz;
+            b.doutT_ready = g_T_ready;
             b.g = g;
             b.z = m->z[k];
             b.a = m->a[k];
             b.dinp = k ? other : NULL;
+            /* a dense relu layer below: its backward's first step, done here by the
+             * threads that compute dinp, each on its own columns */
+            const ds_layer *below = k ? &m->layers[k - 1] : NULL;
+            const int mask = below && below->kind == DS_LAYER_DENSE &&
+                             below->dense.activation.kind == DS_ACT_RELU;
+            b.below_relu = mask ? m->z[k - 1] : NULL;
+            b.below_T = mask && ds_dense_reads_doutT(&m->exec, n, below->n_in, below->n_out,
+                                                     k - 1 > 0)
+                            ? otherT
+                            : NULL;
             b.dweight = m->grads + l->w_off;
             b.dbias = l->b_off >= 0 ? m->grads + l->b_off : NULL;
             b.inp = k ? m->a[k - 1] : x;
             b.weight = m->params + l->w_off;
             b.scratch = m->scratch;
-            b.doutT = m->dT;
+            b.doutT = gT;
             b.sp = m->sp ? m->sp[k] : NULL; /* described by the forward pass */
             b.B = n;
             b.I = l->n_in;
@@ -667,11 +682,18 @@ static void model_backward(ds_model *m, const float *x, int n, float *d, int d_i
             float *t = g;
             g = other;
             other = t;
+            t = gT;
+            gT = otherT;
+            otherT = t;
+            d_is_dz = mask;
+            g_T_ready = b.below_T != NULL;
+            continue;
         } else if (k) {
             size_t len = (size_t)n * (size_t)l->n_out;
             for (size_t i = 0; i < len; i++) g[i] *= m->z[k][i];
         }
         d_is_dz = 0;
+        g_T_ready = 0;
     }
     ds_update_run(&m->exec, &pending);
 }

@@ -62,6 +62,57 @@ static int kernels_available(const ds_dense_kernels **ks)
 }
 
 /* ---------------------------------------------------------------------------------- */
+/* relu's backward over a range of columns, and the transposed copy */
+
+/* Every kernel's relu_backward on random shapes and column ranges against act.c's relu
+ * backward, bit for bit: the range's columns masked (NaN, -0 and +0 in z give +0), the
+ * others untouched, and the range's rows of gT the result transposed (the others
+ * untouched). Shapes cross the vector widths and the 8 x 8 transposes' edges. */
+static void test_relu_backward_ranges(void)
+{
+    static const ds_activation relu = {DS_ACT_RELU, 0.0f};
+    const ds_dense_kernels *ks[DS_KERNEL_COUNT];
+    int nk = kernels_available(ks), bad = 0, shapes = 0;
+    ds_rng r = ds_rng_split(31, 0);
+    for (int s = 0; s < 120; s++) {
+        const int B = 1 + (int)(ds_rng_uniform(&r) * 70), O = 1 + (int)(ds_rng_uniform(&r) * 300);
+        int o0 = (int)(ds_rng_uniform(&r) * O), o1 = o0 + (int)(ds_rng_uniform(&r) * (O - o0 + 1));
+        if (s % 3 == 0) o0 = 0, o1 = O; /* whole rows, as a layer's own backward asks */
+        const size_t n = (size_t)B * O;
+        float *g0 = rnd(&r, n), *z = rnd(&r, n), *want = malloc(sizeof(float) * n);
+        float *wantT = malloc(sizeof(float) * n), *g = malloc(sizeof(float) * n);
+        float *gT = malloc(sizeof(float) * n);
+        for (size_t i = 0; i < n; i += 7) z[i] = i % 3 ? 0.0f : -0.0f;
+        z[n / 2] = NAN;
+        /* the reference: act.c on the range's columns, row by row */
+        memcpy(want, g0, sizeof(float) * n);
+        for (size_t i = 0; i < n; i++) wantT[i] = -7.0f;
+        for (int b = 0; b < B && o1 > o0; b++) {
+            float *w = want + (size_t)b * O + o0;
+            ds_act_backward(&relu, DS_KERAS_3, w, w, z + (size_t)b * O + o0, NULL, 1, o1 - o0);
+        }
+        for (int o = o0; o < o1; o++)
+            for (int b = 0; b < B; b++) wantT[(size_t)o * B + b] = want[(size_t)b * O + o];
+        for (int q = 0; q < nk; q++)
+            for (int transposed = 0; transposed < 2; transposed++) {
+                memcpy(g, g0, sizeof(float) * n);
+                for (size_t i = 0; i < n; i++) gT[i] = -7.0f;
+                ks[q]->relu_backward(g, z, transposed ? gT : NULL, B, O, o0, o1);
+                int ok = memcmp(g, want, sizeof(float) * n) == 0 &&
+                         (!transposed || memcmp(gT, wantT, sizeof(float) * n) == 0);
+                if (!ok && bad++ < 3)
+                    fprintf(stderr, "  %s: B %d O %d columns [%d, %d)%s differ\n",
+                            ds_kernel_name(ks[q]->kind), B, O, o0, o1,
+                            transposed ? " transposed" : "");
+                shapes++;
+            }
+        free(g0), free(z), free(want), free(wantT), free(g), free(gT);
+    }
+    CHECK(bad == 0, "%d of %d relu backward runs differ from act.c", bad, shapes);
+    CHECK(shapes == 240 * nk, "ran %d", shapes);
+}
+
+/* ---------------------------------------------------------------------------------- */
 /* each kernel against the reference */
 
 /* one shape: forward (with and without bias, fused relu), backward_input and
@@ -1229,6 +1280,7 @@ static void test_pool_leaves_out_absent_worker(void)
 int main(void)
 {
     RUN(test_kernels_match_reference);
+    RUN(test_relu_backward_ranges);
     RUN(test_pool_leaves_out_absent_worker);
     RUN(test_split_does_not_change_bits);
     RUN(test_vector_kernels_agree);

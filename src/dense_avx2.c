@@ -268,6 +268,40 @@ T256 static void fwd(const ds_dense_fwd_args *g, int b0, int b1, int o0, int o1,
     rows_product(g, b0, b1, o0, o1, scratch, 0);
 }
 
+/* the 8 x 8 block in r (row i in r[i]) transposed in place */
+INLINE T256 void transpose8_regs(__m256 r[8])
+{
+    __m256 t[8];
+#pragma GCC unroll 4
+    for (int i = 0; i < 8; i += 2) { /* pairs of rows interleaved */
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+#pragma GCC unroll 2
+    for (int i = 0; i < 8; i += 4) { /* then pairs of pairs: 4 x 4 blocks per lane */
+        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) { /* the lanes: rows 0-3 low, 4-7 high */
+        t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+        t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) r[i] = t[i];
+}
+
+/* dst (8 x 8, rows ld_d apart) = src (8 x 8, rows ld_s apart) transposed */
+INLINE T256 void transpose8(float *dst, size_t ld_d, const float *src, size_t ld_s)
+{
+    __m256 r[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + (size_t)i * ld_s);
+    transpose8_regs(r);
+    for (int i = 0; i < 8; i++) _mm256_storeu_ps(dst + (size_t)i * ld_d, r[i]);
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* backward_input: dinp^T = weight @ dout^T, tiles over (i, b) */
 
@@ -283,13 +317,30 @@ INLINE T256 void bwd_inp_tile_t(const ds_dense_bwd_inp_args *g, int b, int nr, i
     const float *ap[MR];
     row_ptrs(ap, g->weight + (size_t)i * O, O, mr);
     tile_fma(O, ap, 1, bp, ldb, m, full, acc);
+    float *d = g->dinp + (size_t)b * I + i;
+    if (full) { /* each half transposed in registers: 16 rows of dinp, 6 floats each */
+#pragma GCC unroll 2
+        for (int v = 0; v < 2; v++) {
+            __m256 t[8];
+#pragma GCC unroll 6
+            for (int r = 0; r < MR; r++) t[r] = acc[r][v];
+            t[6] = t[7] = _mm256_setzero_ps();
+            transpose8_regs(t);
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++) {
+                float *dj = d + (size_t)(8 * v + j) * I;
+                _mm_storeu_ps(dj, _mm256_castps256_ps128(t[j]));
+                _mm_storel_pi((__m64 *)(dj + 4), _mm256_extractf128_ps(t[j], 1));
+            }
+        }
+        return;
+    }
     float tmp[MR][NR] __attribute__((aligned(32)));
 #pragma GCC unroll 6
     for (int r = 0; r < MR; r++) {
         _mm256_store_ps(tmp[r], acc[r][0]);
         _mm256_store_ps(tmp[r] + 8, acc[r][1]);
     }
-    float *d = g->dinp + (size_t)b * I + i;
     for (int j = 0; j < nr; j++)
         for (int r = 0; r < mr; r++) d[(size_t)j * I + r] = tmp[r][j];
 }
@@ -576,28 +627,6 @@ T256 static void bwd_w(const ds_dense_bwd_w_args *g, int i0, int i1, int o0, int
 
 /* ---------------------------------------------------------------------------------- */
 /* relu backward, and the transposed copy backward_input reads */
-
-/* dst (8 x 8, rows ld_d apart) = src (8 x 8, rows ld_s apart) transposed */
-INLINE T256 void transpose8(float *dst, size_t ld_d, const float *src, size_t ld_s)
-{
-    __m256 r[8], t[8];
-    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + (size_t)i * ld_s);
-    for (int i = 0; i < 8; i += 2) { /* pairs of rows interleaved */
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) { /* then pairs of pairs: 4 x 4 blocks per lane */
-        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    for (int i = 0; i < 4; i++) { /* the lanes: rows 0-3 low, 4-7 high */
-        _mm256_storeu_ps(dst + (size_t)i * ld_d, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
-        _mm256_storeu_ps(dst + (size_t)(i + 4) * ld_d,
-                         _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
-    }
-}
 
 T256 static void relu_bwd(float *g, const float *z, float *gT, int B, int O, int o0, int o1)
 {

@@ -10,6 +10,10 @@
  *   mlp --fashion DIR  also W2's model on Fashion-MNIST (DIR holds Debian's
  *                  train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz; pixels / 255),
  *                  where half the inputs are zero: 1 and 2 threads, zero skipping on and off
+ *   mlp --probe MS only the FMA probe: MS milliseconds on 1 thread, then on 2, alternating
+ *                  10 times; prints the median 2-thread speedup (bench.py runs it between
+ *                  its W2 runs, so that their 2-thread figure has the machine's ceiling
+ *                  beside it)
  *
  * Effective GFLOP/s = 6 x weights x samples / seconds: forward, input gradient and weight
  * gradient each cost 2 x weights x samples (the first layer's input gradient is not
@@ -177,15 +181,26 @@ static double gflops(size_t weights, int rows, double sec)
 int main(int argc, char **argv)
 {
     int scaling = 0, epochs = 5;
+    double probe_ms = 0.0;
     const char *fashion = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--scaling")) scaling = 1;
         else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) epochs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--fashion") && i + 1 < argc) fashion = argv[++i];
+        else if (!strcmp(argv[i], "--probe") && i + 1 < argc) probe_ms = atof(argv[++i]);
         else {
-            fprintf(stderr, "usage: mlp [--scaling] [--epochs N] [--fashion DIR]\n");
+            fprintf(stderr, "usage: mlp [--scaling] [--epochs N] [--fashion DIR] [--probe MS]\n");
             return 2;
         }
+    }
+    if (probe_ms > 0.0) {
+        double sp[10];
+        for (int r = 0; r < 10; r++) {
+            double one = probe_peak_threads(1, probe_ms);
+            sp[r] = one > 0.0 ? probe_peak_threads(2, probe_ms) / one : 0.0;
+        }
+        printf("probe 2-thread speedup %.3f\n", median(sp, 10));
+        return 0;
     }
     if (epochs < 1 || epochs > 32) epochs = 5;
     const int rows = 60000;

@@ -15,6 +15,7 @@
 #include "internal.h"
 
 #include <string.h>
+#include <time.h>
 
 /* Rectangles are cut along multiples of these, which suit every kernel's tiles. */
 enum { ROW_UNIT = 8, COL_UNIT = 32 };
@@ -186,6 +187,8 @@ typedef struct {
     const float *below_relu;  /* ds_dense_bwd's */
     float *below_T;
     int inp_parts, w_parts, upd_parts;
+    const ds_balance *bal; /* dweight's cut, or NULL: even */
+    double *took;          /* with bal: each task's seconds, or NULL */
 } bwd_job;
 
 /* dbias (O) += column sums of dout per shard, added in shard order (as dense.c); with
@@ -210,10 +213,52 @@ static void bias_grad(float *dbias, const float *dout, int B, int O, int set)
     }
 }
 
-static void bwd_task(void *ctx, int t, int thread)
+/* ---- following the work: ds_balance (internal.h) ---- */
+
+static double seconds_now(void)
 {
-    const bwd_job *j = ctx;
-    float *scratch = j->x->pack ? j->x->pack + (size_t)thread * j->x->pack_stride : NULL;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* bl holds an even cut of n rows into `parts` unless it already holds one for them */
+static void balance_reset(ds_balance *bl, int n, int parts)
+{
+    const int units = (n + ROW_UNIT - 1) / ROW_UNIT;
+    if (bl->parts == parts && bl->units == units) return;
+    bl->parts = parts;
+    bl->units = units;
+    for (int p = 0; p <= parts; p++) bl->at[p] = (int)((long)units * p / parts);
+}
+
+/* [lo, hi) of part p of n rows as bl cuts them (NULL: evenly) */
+static void balance_cut(const ds_balance *bl, int n, int parts, int p, int *lo, int *hi)
+{
+    if (!bl) {
+        cut(n, ROW_UNIT, parts, p, lo, hi);
+        return;
+    }
+    *lo = bl->at[p] * ROW_UNIT < n ? bl->at[p] * ROW_UNIT : n;
+    *hi = bl->at[p + 1] * ROW_UNIT < n ? bl->at[p + 1] * ROW_UNIT : n;
+}
+
+/* After a run whose part p took busy[p] seconds in all (its tasks of every kind): each
+ * boundary moves one unit of rows from the part that took longer to its neighbour when
+ * the two differ by more than one unit's worth of the longer part's time; every part
+ * keeps at least one unit. A single late run moves a boundary by one unit only. */
+void ds_balance_adjust(ds_balance *bl, const double *busy)
+{
+    for (int p = 1; p < bl->parts; p++) {
+        const double a = busy[p - 1], b = busy[p];
+        const int na = bl->at[p] - bl->at[p - 1], nb = bl->at[p + 1] - bl->at[p];
+        if (a > b && na > 1 && a - b > a / na) bl->at[p]--;
+        else if (b > a && nb > 1 && b - a > b / nb) bl->at[p]++;
+    }
+}
+
+static void bwd_work(const bwd_job *j, int t, int thread, float *scratch)
+{
     int lo, hi;
     if (t < j->inp_parts) { /* dinp columns i, masked for the relu below */
         cut(j->gi.I, ROW_UNIT, j->inp_parts, t, &lo, &hi);
@@ -227,7 +272,7 @@ static void bwd_task(void *ctx, int t, int thread)
     t -= j->inp_parts;
     if (t < j->w_parts) { /* dweight rows i (and dbias), then their update */
         const int last = t == j->w_parts - 1;
-        cut(j->gw.I, ROW_UNIT, j->w_parts, t, &lo, &hi);
+        balance_cut(j->bal, j->gw.I, j->w_parts, t, &lo, &hi);
         if (j->sp)
             j->kern->sparse->backward_weight(&j->gw, j->sp, lo, hi, 0, j->gw.O,
                                              j->x->sparse + (size_t)thread * j->x->sparse_stride);
@@ -238,6 +283,19 @@ static void bwd_task(void *ctx, int t, int thread)
         return;
     }
     update_part(j->pending, t - j->w_parts);
+}
+
+static void bwd_task(void *ctx, int t, int thread)
+{
+    const bwd_job *j = ctx;
+    float *scratch = j->x->pack ? j->x->pack + (size_t)thread * j->x->pack_stride : NULL;
+    if (j->took) {
+        const double t0 = seconds_now();
+        bwd_work(j, t, thread, scratch);
+        j->took[t] = seconds_now() - t0;
+        return;
+    }
+    bwd_work(j, t, thread, scratch);
 }
 
 /* doutT (O,B) = dout (B,O)^T, in blocks that stay in cache */
@@ -320,5 +378,26 @@ void ds_dense_backward_run(const ds_exec *x, const ds_dense_bwd *b)
      * last layer on 2 threads: 17 us a step against 23) */
     const int side = parts == 1 && n > 1 && (long)B * I * O >= DS_PAR_MIN_WORK / 4 &&
                      ds_pool_parts(x->pool) > 1;
+    /* dweight cut where the last runs put it: part p's tasks (dinp p, dweight p, the
+     * pending update's part p) are what thread p runs first, so their times, summed,
+     * say which thread waited for the other */
+    double took[DS_POOL_MAX_TASKS];
+    j.bal = NULL;
+    j.took = NULL;
+    if (b->bal && parts > 1 && (I + ROW_UNIT - 1) / ROW_UNIT >= 2 * parts && n <= DS_POOL_MAX_TASKS) {
+        balance_reset(b->bal, I, parts);
+        j.bal = b->bal;
+        j.took = took;
+    }
     ds_pool_run(parts > 1 || j.upd_parts > 1 || side ? x->pool : NULL, n, bwd_task, &j);
+    if (j.took) {
+        double busy[DS_MAX_THREADS] = {0};
+        for (int t = 0; t < n; t++) {
+            const int part = t < j.inp_parts               ? t
+                            : t < j.inp_parts + j.w_parts ? t - j.inp_parts
+                                                          : t - j.inp_parts - j.w_parts;
+            if (part < parts) busy[part] += took[t];
+        }
+        ds_balance_adjust(b->bal, busy);
+    }
 }

@@ -304,6 +304,18 @@ int ds_pool_parts(ds_pool *p);
 /* Runs fn(ctx, t, thread) for t in [0, n_tasks) on the workers and the caller; returns
  * when all are done. A NULL pool runs them in order on the caller (thread 0). */
 void ds_pool_run(ds_pool *p, int n_tasks, ds_task_fn fn, void *ctx);
+/* Marks the start of a training step (caller only, before any of its work): the pool
+ * times the steps and now and then tries a few the other way, alone or with every
+ * thread, keeping whichever ran faster (pool.c). NULL: nothing. */
+void ds_pool_step(ds_pool *p);
+/* The same with the time given (seconds; for the tests) */
+void ds_pool_step_at(ds_pool *p, double now);
+/* Whether the pool chose to run the present step alone (0 for NULL). */
+int ds_pool_held(const ds_pool *p);
+/* The median of n (<= 16) step times, and whether a trial's median beats the choice's
+ * by enough to switch (pool.c's rule, for its tests). */
+double ds_pool_median(const double *v, int n);
+int ds_pool_prefers(double chosen, double trial);
 
 /* ---- losses (loss.c) ---- */
 
@@ -436,6 +448,18 @@ typedef struct {
 int ds_dense_backward_parts(const ds_exec *x, int B, int I, int O);
 
 /* One dense layer's backward pass. */
+/* Where a layer's backward cuts its weight gradient among the threads, kept from step to
+ * step: part p has the rows [at[p], at[p + 1]) in units of ROW_UNIT rows (dense_run.c).
+ * Each step measures every thread's share of the run and moves a boundary by one unit
+ * toward the thread that finished first when the two differ by more than a unit's time,
+ * so the parts follow the work (the weight gradient skipping zeros does per row as much
+ * as that input has nonzeros) and the speed of each processor. Where a boundary lies
+ * changes no bit of any result (see the kernels' contract above). */
+typedef struct {
+    int parts, units; /* the cut held (0: none yet, cut evenly) */
+    int at[DS_MAX_THREADS + 1];
+} ds_balance;
+
 typedef struct {
     const ds_activation *act;
     ds_keras_version kv;
@@ -461,6 +485,7 @@ typedef struct {
     ds_update own;      /* this layer's update, applied here when dinp is NULL (nothing
                            reads the weights afterwards); else the caller runs it later */
     ds_update pending;  /* an update to run alongside (another layer's parameters) */
+    ds_balance *bal;    /* the layer's cut of dweight, adjusted by each run; NULL: even */
 } ds_dense_bwd;
 
 /* Whether ds_dense_backward_run reads dL/dz transposed (ds_dense_bwd.doutT) for a layer
@@ -471,6 +496,8 @@ int ds_dense_reads_doutT(const ds_exec *x, int B, int I, int O, int dinp);
 void ds_dense_backward_run(const ds_exec *x, const ds_dense_bwd *b);
 /* Runs an update alone, split among the threads. */
 void ds_update_run(const ds_exec *x, const ds_update *u);
+/* Moves bl's boundaries after a run in which part p's tasks took busy[p] seconds. */
+void ds_balance_adjust(ds_balance *bl, const double *busy);
 
 /* ---- the model (model.c) ---- */
 
@@ -481,6 +508,7 @@ typedef struct {
     ds_dense_config dense; /* dense only */
     float rate;            /* dropout only */
     ptrdiff_t w_off, b_off; /* in the arena; -1 when absent */
+    ds_balance bal;         /* dense: how its backward is cut among threads */
 } ds_layer;
 
 struct ds_model {

@@ -664,7 +664,9 @@ static void model_backward(ds_model *m, const float *x, int n, float *d, int d_i
                  * it pays (AVX2: forward then reads the panels without copying them). */
                 ds_sparsity *sp = m->sp ? m->sp[k] : NULL;
                 const ds_sparse_kernels *sk = m->exec.kern ? m->exec.kern->sparse : NULL;
-                const int packs = sk && (ds_pool_threads(m->exec.pool) > 1 || sk->pack_alone);
+                const int packs =
+                    sk && ((ds_pool_threads(m->exec.pool) > 1 && !ds_pool_held(m->exec.pool)) ||
+                           sk->pack_alone);
                 ds_sparsity *pack =
                     m->pack_next && packs && sp && sp->fwd && sp->B == n ? sp : NULL;
                 b.own = (ds_update){&m->opt, m->params, m->grads, (size_t)l->w_off, l->b_off,
@@ -676,6 +678,7 @@ static void model_backward(ds_model *m, const float *x, int n, float *d, int d_i
                 if (pack) pack->wpack_ok = 1;
             }
             b.pending = pending;
+            b.bal = &m->layers[k].bal;
             ds_dense_backward_run(&m->exec, &b);
             /* the weights were read for dinp: update them during the next layer's run */
             pending = b.dinp ? b.own : none;
@@ -763,6 +766,7 @@ int ds_model_train_step(ds_model *m, const float *x, const float *y, int n,
      * loss computes the sigmoid with the loss and its gradient, from one e^-|z| */
     int fused = m->loss_input == DS_LOSS_FROM_SIGMOID_LOGITS && w == 1 &&
                 m->compile.loss.label_smoothing == 0.0f;
+    ds_pool_step(m->exec.pool); /* threads or not, by how fast steps run (pool.c) */
     model_forward(m, x, n, 1, dropout_rng, fused);
     double sum = fused ? ds_loss_bce_sigmoid_fused(m->z[L], y, n, m->a[L], m->d0, 1.0f / (float)n)
                        : ds_loss_compute(&m->compile.loss, m->loss_input, m->a[L], m->z[L], y,

@@ -27,6 +27,22 @@
  * version did: 0.84x in the same test) keeps a single hiccup, the worker descheduled once
  * for a few milliseconds as happens every few seconds on a shared machine, from leaving
  * the workers out for hundreds of steps of an otherwise quiet machine.
+ *
+ * Workers that are there can still be slower than none. Threads of one training step
+ * exchange data every few microseconds (a layer's weights written by one processor and
+ * read by the other, the batch, the activations), and what that costs depends on where
+ * the machine put its processors: on the shared development machine, two threads that
+ * each sat at 100% ran a step 1.7x faster than one in some minutes and 1.2x slower in
+ * others, while a core-local probe ran 2.0x faster throughout; a cache line went from one
+ * processor to the other and back in 55-70 ns in the first case and 320-410 ns in the
+ * second, and the two alternated every few seconds. So the caller marks its steps
+ * (ds_pool_step) and the pool now and then runs TRIAL_STEPS of them the other way (alone
+ * when it uses the workers, with them when alone), compares the median step times, and
+ * keeps the faster. A trial that confirms the choice doubles the steps until the next
+ * one (up to MAX_PERIOD, or ALONE_PERIOD when alone, which cannot see the workers become
+ * fast again), a switch starts again from MIN_PERIOD, and threaded steps becoming slow
+ * (the median of the last TRIAL_STEPS more than SLOWER times the one measured at the
+ * choice) start a trial at once.
  */
 #include "internal.h"
 
@@ -35,6 +51,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #if defined(__x86_64__)
@@ -51,6 +68,20 @@ typedef struct {
     ds_pool *pool;
     int thread;
 } worker_arg;
+
+/* A window of runs, how many of them must keep the caller waiting before the workers
+ * count as absent, and for how many ds_pool_parts calls they are then left out (some
+ * hundred training steps; the next window tries them again). A run keeps the caller
+ * waiting when it waits longer than it worked plus ABSENT_SLACK seconds. */
+enum { WINDOW_RUNS = 64, ABSENT_RUNS = 16, ALONE_PARTS = 2048 };
+#define ABSENT_SLACK 20e-6
+
+/* Choosing by step times: steps timed per trial (after one untimed step that changes
+ * over), the periods between trials, how much faster the other way must be to switch
+ * to it, and how much slower threaded steps must get to start a trial early. */
+enum { TRIAL_STEPS = 16, MIN_PERIOD = 256, MAX_PERIOD = 8192, ALONE_PERIOD = 1024 };
+#define SWITCH_GAIN 0.95
+#define SLOWER 1.25
 
 struct ds_pool {
     int n_threads; /* including the caller */
@@ -71,14 +102,16 @@ struct ds_pool {
      * it waited for longer than it worked */
     int window_runs, absent_runs;
     int alone; /* parts left to hand out as 1 before trying again */
+    /* the choice between alone and every thread, by step times (ds_pool_step) */
+    int held;          /* alone by that choice: ds_pool_parts answers 1 */
+    int trying;        /* steps of the trial left (counting the first, not timed), or 0 */
+    int until, period; /* steps before the next trial, and the period it was given */
+    double last;       /* when the step being timed began; 0: none yet */
+    double chosen;     /* median step time of the choice at the last trial */
+    double mine[TRIAL_STEPS], other[TRIAL_STEPS]; /* the choice's last steps, the trial's */
+    int n_mine, n_other;
 };
 
-/* A window of runs, how many of them must keep the caller waiting before the workers
- * count as absent, and for how many ds_pool_parts calls they are then left out (some
- * hundred training steps; the next window tries them again). A run keeps the caller
- * waiting when it waits longer than it worked plus ABSENT_SLACK seconds. */
-enum { WINDOW_RUNS = 64, ABSENT_RUNS = 16, ALONE_PARTS = 2048 };
-#define ABSENT_SLACK 20e-6
 
 static double seconds_now(void)
 {
@@ -199,6 +232,7 @@ int ds_pool_threads(const ds_pool *p) { return p ? p->n_threads : 1; }
 int ds_pool_parts(ds_pool *p)
 {
     if (!p) return 1;
+    if (p->held) return 1;
     if (p->alone > 0) {
         p->alone--;
         return 1;
@@ -240,4 +274,73 @@ void ds_pool_run(ds_pool *p, int n_tasks, ds_task_fn fn, void *ctx)
         p->absent_runs = 0;
         p->window_runs = 0;
     }
+}
+
+/* ---- alone or with the workers, by step times ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double ds_pool_median(const double *v, int n)
+{
+    double s[TRIAL_STEPS];
+    if (n <= 0) return 0.0;
+    if (n > TRIAL_STEPS) n = TRIAL_STEPS;
+    memcpy(s, v, sizeof(double) * (size_t)n);
+    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+}
+
+int ds_pool_prefers(double chosen, double trial)
+{
+    return trial > 0.0 && trial < SWITCH_GAIN * chosen;
+}
+
+int ds_pool_held(const ds_pool *p) { return p ? p->held : 0; }
+
+static void start_trial(ds_pool *p)
+{
+    p->trying = TRIAL_STEPS + 1;
+    p->n_other = 0;
+    p->held = !p->held;
+}
+
+void ds_pool_step(ds_pool *p)
+{
+    if (p) ds_pool_step_at(p, seconds_now());
+}
+
+void ds_pool_step_at(ds_pool *p, double now)
+{
+    const double took = p->last > 0.0 ? now - p->last : -1.0;
+    p->last = now;
+    if (p->trying > 0) { /* the trial's steps; the first only changes over */
+        if (took >= 0.0 && p->trying <= TRIAL_STEPS) p->other[p->n_other++] = took;
+        if (--p->trying > 0) return;
+        const double mine = ds_pool_median(p->mine, p->n_mine);
+        const double trial = ds_pool_median(p->other, p->n_other);
+        if (ds_pool_prefers(mine, trial)) {
+            p->period = MIN_PERIOD; /* the trial's way is faster: keep it */
+            p->chosen = trial;
+        } else {
+            p->held = !p->held; /* back to the choice */
+            p->chosen = mine;
+            p->period = 2 * p->period > MAX_PERIOD ? MAX_PERIOD : 2 * p->period;
+        }
+        if (p->held && p->period > ALONE_PERIOD) p->period = ALONE_PERIOD;
+        p->until = p->period;
+        p->n_mine = 0;
+        return;
+    }
+    if (took >= 0.0) p->mine[p->n_mine++ % TRIAL_STEPS] = took;
+    if (p->period == 0) p->until = p->period = MIN_PERIOD; /* the first steps */
+    /* threaded steps got slower than at the choice: try alone now */
+    if (!p->held && p->chosen > 0.0 && p->n_mine >= TRIAL_STEPS &&
+        p->n_mine % TRIAL_STEPS == 0 &&
+        ds_pool_median(p->mine, TRIAL_STEPS) > SLOWER * p->chosen)
+        p->until = 0;
+    if (--p->until <= 0 && p->n_mine >= TRIAL_STEPS) start_trial(p);
 }

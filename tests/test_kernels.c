@@ -761,7 +761,8 @@ static const ds_dense_kernels *zero_skipping_kernels(void)
 /* A layer's backward with its own update, on two threads, skipping zeros or not: the
  * update covers every row once whatever number of parts it was sized for (the pool may
  * answer another number between the caller's question and the run's), and the weights
- * end as on one thread */
+ * end as on one thread, also when a ds_balance cuts the weight gradient unevenly (one
+ * unit of rows to the first thread, or all but one) */
 static void test_backward_update_parts(void)
 {
     const ds_dense_kernels *k = zero_skipping_kernels();
@@ -773,7 +774,10 @@ static void test_backward_update_parts(void)
     ds_rng r = ds_rng_split(21, 0);
     float *inp = sparse_rows(&r, B, I, 0.5), *g0 = rnd(&r, (size_t)B * O), *w0 = rnd(&r, np);
     float *z = rnd(&r, (size_t)B * O), *g = malloc(sizeof(float) * B * O);
-    float *params[2] = {malloc(sizeof(float) * np), malloc(sizeof(float) * np)};
+    float *params[4];
+    for (int v = 0; v < 4; v++) params[v] = malloc(sizeof(float) * np);
+    const int units = (I + 7) / 8;
+    int kept = 1;
     float *grads = malloc(sizeof(float) * np);
     const size_t ss = ds_sparse_scratch(B, I, O);
     float *scratch = malloc(sizeof(float) * ss * 2);
@@ -785,12 +789,13 @@ static void test_backward_update_parts(void)
     int same = 1, skipped = 0;
     for (int skip = 0; skip < 2; skip++)
         for (int sized = 1; sized <= 3; sized++)
-            for (int v = 0; v < 2; v++) { /* v = 0: one thread; v = 1: two */
+            for (int v = 0; v < 4; v++) { /* v = 0: one thread; 1: two; 2, 3: two, uneven */
                 ds_exec x = {k, v ? pool : NULL, NULL, 0, scratch, ss, skip};
                 ds_sparsity *sp = ds_sparsity_create(B, I, O);
                 ds_sparsity_prepare(&x, sp, inp, B, I);
                 memcpy(params[v], w0, sizeof(float) * np);
                 memcpy(g, g0, sizeof(float) * B * O);
+                for (size_t i = 0; i < np; i++) grads[i] = NAN; /* no stale gradient */
                 ds_dense_bwd b;
                 memset(&b, 0, sizeof b);
                 b.act = &relu;
@@ -808,17 +813,48 @@ static void test_backward_update_parts(void)
                 b.sp = sp;
                 b.own = (ds_update){&opt, params[v], grads, 0, (ptrdiff_t)nw, I, O, sized, NULL,
                                     NULL};
-                skipped += sp->bwd && ds_sparsity_eligible(&x, I, O);
+                ds_balance bal = {2, units, {0, v == 2 ? 1 : units - 1, units}};
+                b.bal = v >= 2 ? &bal : NULL;
+                skipped += sp->bwd && ds_sparsity_eligible(&x, I, O) && v < 2;
                 ds_dense_backward_run(&x, &b);
-                if (v) same &= memcmp(params[0], params[1], sizeof(float) * np) == 0;
+                if (v) same &= memcmp(params[0], params[v], sizeof(float) * np) == 0;
+                /* the run may move the boundary a unit, never past a part's last unit */
+                if (v >= 2) kept &= bal.at[1] >= 1 && bal.at[1] <= units - 1 && bal.at[2] == units;
                 ds_sparsity_free(sp);
             }
     CHECK(same, "updated weights differ between one and two threads");
+    CHECK(kept, "a run moved an uneven cut out of bounds");
     CHECK(skipped == 6, "zeros skipped in %d of 6 runs", skipped);
     ds_optim_free(&opt);
     ds_pool_free(pool);
-    free(inp), free(g0), free(w0), free(z), free(g), free(params[0]), free(params[1]);
+    free(inp), free(g0), free(w0), free(z), free(g);
+    for (int v = 0; v < 4; v++) free(params[v]);
     free(grads), free(scratch);
+}
+
+/* ds_balance_adjust: a boundary moves one unit from the part that took longer, only when
+ * the two differ by more than a unit's time, and never empties a part */
+static void test_balance_adjust(void)
+{
+    ds_balance b = {2, 98, {0, 49, 98}};
+    double busy[3] = {110e-6, 118e-6, 0};
+    ds_balance_adjust(&b, busy); /* 8 us apart, a unit of the second is 2.4 us */
+    CHECK(b.at[1] == 50, "toward the faster first part: boundary %d, want 50", b.at[1]);
+    busy[0] = 118e-6, busy[1] = 117e-6;
+    ds_balance_adjust(&b, busy); /* within a unit's time: stays */
+    CHECK(b.at[1] == 50, "within a unit: boundary %d, want 50", b.at[1]);
+    busy[0] = 200e-6, busy[1] = 100e-6;
+    ds_balance_adjust(&b, busy);
+    CHECK(b.at[1] == 49, "toward the faster second part: boundary %d, want 49", b.at[1]);
+    ds_balance one = {2, 2, {0, 1, 2}};
+    busy[0] = 1.0, busy[1] = 0.0;
+    ds_balance_adjust(&one, busy);
+    CHECK(one.at[1] == 1, "a part of one unit was emptied: boundary %d", one.at[1]);
+    ds_balance three = {3, 30, {0, 10, 20, 30}};
+    double t3[3] = {30e-6, 10e-6, 10e-6};
+    ds_balance_adjust(&three, t3);
+    CHECK(three.at[1] == 9 && three.at[2] == 20, "three parts: %d %d, want 9 20", three.at[1],
+          three.at[2]);
 }
 
 /* the decision: dense inputs take the full products, mostly-zero ones skip */
@@ -1256,6 +1292,57 @@ static void quick_task(void *ctx, int t, int thread)
     }
 }
 
+/* n steps on a synthetic clock: each takes `alone` or `threaded` seconds as the pool
+ * chose at its start (times 1 + noise * a uniform in [-1, 1], and every 100th step, one
+ * that ends an epoch, 40 ms more); returns the first step that ran alone, or -1 */
+static int pool_steps(ds_pool *p, double *clock, int n, double alone, double threaded,
+                      double noise, ds_rng *r)
+{
+    int first = -1;
+    for (int s = 0; s < n; s++) {
+        ds_pool_step_at(p, *clock);
+        const int held = ds_pool_held(p);
+        if (held && first < 0) first = s;
+        CHECK(ds_pool_parts(p) == (held ? 1 : 2), "parts %d while held %d", ds_pool_parts(p),
+              held);
+        *clock += (held ? alone : threaded) * (1.0 + noise * (2.0 * ds_rng_uniform(r) - 1.0));
+        if (s % 100 == 99) *clock += 0.04;
+    }
+    return first;
+}
+
+/* The pool's choice by step times (pool.c), on a synthetic clock */
+static void test_pool_chooses_by_step_time(void)
+{
+    double v3[3] = {3, 1, 2}, v4[4] = {4, 1, 3, 2};
+    CHECK(ds_pool_median(v3, 3) == 2.0 && ds_pool_median(v4, 4) == 2.5, "medians %g %g",
+          ds_pool_median(v3, 3), ds_pool_median(v4, 4));
+    CHECK(ds_pool_prefers(100, 94) && !ds_pool_prefers(100, 96) && !ds_pool_prefers(100, 0),
+          "the switching rule");
+    ds_pool *p = NULL;
+    CHECK_OK(ds_pool_create(&p, 2, NULL));
+    if (!p) return;
+    ds_rng r = ds_rng_split(5, 0);
+    double clock = 1000.0;
+    /* the same speed either way (3% noise, epoch ends): the workers stay */
+    int first = pool_steps(p, &clock, 6000, 500e-6, 500e-6, 0.03, &r);
+    CHECK(first < 0 || ds_pool_held(p) == 0, "equal speeds: alone from step %d on", first);
+    int trials = 0;
+    for (int s = 0; s < 6000; s++) trials += pool_steps(p, &clock, 1, 500e-6, 500e-6, 0.03, &r) == 0;
+    CHECK(trials < 6000 / 100, "equal speeds: %d of 6000 steps ran alone (trials too often)",
+          trials);
+    /* threaded steps slower than lone ones (the far processors): the pool goes alone
+     * after a slow-down is seen (16 steps) and a trial (17) */
+    first = pool_steps(p, &clock, 200, 500e-6, 650e-6, 0.03, &r);
+    CHECK(first >= 0 && first <= 40, "slower threads: alone from step %d", first);
+    pool_steps(p, &clock, 20, 500e-6, 650e-6, 0.03, &r);
+    CHECK(ds_pool_held(p) == 1, "slower threads: the pool went back to them");
+    /* ... and back to the workers once they are faster again, within its alone period */
+    pool_steps(p, &clock, 1200, 500e-6, 300e-6, 0.03, &r);
+    CHECK(ds_pool_held(p) == 0, "faster threads: still alone after 1200 steps");
+    ds_pool_free(p);
+}
+
 static void test_pool_leaves_out_absent_worker(void)
 {
     ds_pool *p = NULL;
@@ -1282,6 +1369,7 @@ int main(void)
     RUN(test_kernels_match_reference);
     RUN(test_relu_backward_ranges);
     RUN(test_pool_leaves_out_absent_worker);
+    RUN(test_pool_chooses_by_step_time);
     RUN(test_split_does_not_change_bits);
     RUN(test_vector_kernels_agree);
     RUN(test_kernel_names_and_env);
@@ -1289,6 +1377,7 @@ int main(void)
     RUN(test_sparse_kernels_same_bits);
     RUN(test_sparse_builds_agree);
     RUN(test_backward_update_parts);
+    RUN(test_balance_adjust);
     RUN(test_sparse_decision);
     RUN(test_skip_zeros_same_bits);
     RUN(test_packed_weights);

@@ -149,13 +149,18 @@ def w2(build, repeats):
     # the machine's own 2-thread ceiling, between the runs: on a shared machine the second
     # core is sometimes another program's for seconds at a time
     probe = os.path.join(build, "bench", "mlp")
-    ceiling = []
+    # and how far apart its two processors are: a cache line's round trip between them
+    # (src/pool.c runs alone while two threads would be slower)
+    ceiling, trips = [], []
     for i in range(repeats):
         if os.path.exists(probe):
             out = subprocess.run([probe, "--probe", "100"], capture_output=True, text=True).stdout
             m = re.search(r"probe 2-thread speedup ([0-9.]+)", out)
             if m:
                 ceiling.append(float(m.group(1)))
+            m = re.search(r"probe round trip ([0-9.]+) ns", out)
+            if m:
+                trips.append(float(m.group(1)))
         for name, cmd, env, _ in systems:
             _, rss, out = run(cmd, env)
             if cmd[0] == descent:
@@ -180,7 +185,9 @@ def w2(build, repeats):
           ["system", "s/epoch", "GFLOP/s", "time / descent", "test acc", "peak MiB"], rows)
     print("descent 2 threads vs 1: %.2fx faster" % (base[1] / base[2]) +
           ("; the FMA probe between the runs: %.2fx (%.2f-%.2f)" %
-           (statistics.median(ceiling), min(ceiling), max(ceiling)) if ceiling else ""))
+           (statistics.median(ceiling), min(ceiling), max(ceiling)) if ceiling else "") +
+          ("; a cache line between the processors and back: %.0f-%.0f ns" %
+           (min(trips), max(trips)) if trips else ""))
     data_mib = (60000 + 10000) * 785 * 4 / 2 ** 20
     print("data set as float32: %.0f MiB; parameters + momentum: %.1f MiB" %
           (data_mib, 2 * (W2_WEIGHTS + 394) * 4 / 2 ** 20))

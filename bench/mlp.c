@@ -141,12 +141,13 @@ static ds_dataset *fashion_data(const char *dir, int n)
 }
 
 /* median seconds per epoch of each setting, timed in alternation, and the median 2-thread
- * speedup of the FMA probe between epochs (in *ceiling, when not NULL) */
+ * speedup of the FMA probe between epochs (in *ceiling, when not NULL), with the least and
+ * most round trip between two processors then (in trip[0], trip[1]) */
 static void time_settings(const setting *s, int n, const ds_dataset *d, int epochs,
-                          double *sec, size_t *weights, double *ceiling)
+                          double *sec, size_t *weights, double *ceiling, double *trip)
 {
     ds_model *m[8];
-    double t[8][32], probe[32];
+    double t[8][32], probe[32], trips[32];
     for (int i = 0; i < n; i++) {
         m[i] = make_model(&s[i]);
         weights[i] = n_weights(m[i]);
@@ -164,13 +165,21 @@ static void time_settings(const setting *s, int n, const ds_dataset *d, int epoc
         if (ceiling && e > 0) {
             double one = probe_peak_threads(1, 50.0);
             probe[e - 1] = one > 0.0 ? probe_peak_threads(2, 50.0) / one : 0.0;
+            trips[e - 1] = probe_round_trip(20000);
         }
     }
     for (int i = 0; i < n; i++) {
         sec[i] = median(t[i], epochs);
         ds_model_free(m[i]);
     }
-    if (ceiling) *ceiling = median(probe, epochs);
+    if (ceiling) {
+        *ceiling = median(probe, epochs);
+        trip[0] = trip[1] = trips[0];
+        for (int e = 1; e < epochs; e++) {
+            if (trips[e] < trip[0]) trip[0] = trips[e];
+            if (trips[e] > trip[1]) trip[1] = trips[e];
+        }
+    }
 }
 
 static double gflops(size_t weights, int rows, double sec)
@@ -200,6 +209,7 @@ int main(int argc, char **argv)
             sp[r] = one > 0.0 ? probe_peak_threads(2, probe_ms) / one : 0.0;
         }
         printf("probe 2-thread speedup %.3f\n", median(sp, 10));
+        printf("probe round trip %.0f ns\n", probe_round_trip(20000));
         return 0;
     }
     if (epochs < 1 || epochs > 32) epochs = 5;
@@ -214,9 +224,9 @@ int main(int argc, char **argv)
                         {784, 2, 256, 10, 64, 1, DS_KERNEL_AUTO, 1},
                         {784, 2, 256, 10, 64, 2, DS_KERNEL_AUTO, 0},
                         {784, 2, 256, 10, 64, 2, DS_KERNEL_AUTO, 1}};
-        double fs[4], fc;
+        double fs[4], fc, ft[2];
         size_t fw[4];
-        time_settings(f, 4, fd, epochs, fs, fw, &fc);
+        time_settings(f, 4, fd, epochs, fs, fw, &fc, ft);
         printf("Fashion-MNIST (60000 images, half the pixels zero), 784-256-128-10, batch 64\n");
         printf("| threads | zeros       | s/epoch | effective GFLOP/s | vs 1 thread, skipped |\n");
         printf("|--------:|-------------|--------:|------------------:|---------------------:|\n");
@@ -224,8 +234,9 @@ int main(int argc, char **argv)
             printf("| %7d | %-11s | %7.3f | %17.1f | %19.2fx |\n", f[i].threads,
                    f[i].dense_only ? "not skipped" : "skipped", fs[i], gflops(fw[i], rows, fs[i]),
                    fs[0] / fs[i]);
-        printf("two threads against one: %.2fx skipping zeros, %.2fx not; the FMA probe %.2fx\n\n",
-               fs[0] / fs[2], fs[1] / fs[3], fc);
+        printf("two threads against one: %.2fx skipping zeros, %.2fx not; the FMA probe %.2fx; "
+               "a cache line between the two processors and back: %.0f-%.0f ns\n\n",
+               fs[0] / fs[2], fs[1] / fs[3], fc, ft[0], ft[1]);
         ds_dataset_free(fd);
     }
 
@@ -233,9 +244,9 @@ int main(int argc, char **argv)
     setting s[3] = {{784, 2, 256, 10, 64, 1, DS_KERNEL_AUTO, 0},
                     {784, 2, 256, 10, 64, 2, DS_KERNEL_AUTO, 0},
                     {784, 2, 256, 10, 64, 1, DS_KERNEL_PORTABLE, 0}};
-    double sec[3], ceiling;
+    double sec[3], ceiling, trip[2];
     size_t w[3];
-    time_settings(s, 3, d, epochs, sec, w, &ceiling);
+    time_settings(s, 3, d, epochs, sec, w, &ceiling, trip);
     printf("784-256-128-10 relu/softmax, sgd momentum, batch 64, %zu weights\n", w[0]);
     printf("| threads | kernel   | s/epoch | effective GFLOP/s | speedup |\n");
     printf("|--------:|----------|--------:|------------------:|--------:|\n");
@@ -244,8 +255,9 @@ int main(int argc, char **argv)
                ds_kernel_name(s[i].kernel == DS_KERNEL_AUTO ? ds_kernel_best() : s[i].kernel),
                sec[i], gflops(w[i], rows, sec[i]), sec[0] / sec[i]);
     printf("meanwhile the FMA probe ran %.2fx faster on 2 threads than on 1 (the machine's "
-           "ceiling)\n",
-           ceiling);
+           "ceiling), and a cache line went between the two processors and back in %.0f-%.0f "
+           "ns\n",
+           ceiling, trip[0], trip[1]);
     double own, other;
     probe_shared_write(&own, &other);
     printf("updating 1 MB in place took %.1f us after this thread read it, %.1f us after "
@@ -267,7 +279,7 @@ int main(int argc, char **argv)
                                  DS_KERNEL_AUTO, 0};
             int n = grid[g][0] <= 32 ? 20000 : rows; /* small batches are slow: fewer rows */
             ds_dataset *dd = n == rows ? d : random_data(n, 784, 10);
-            time_settings(p, 2, dd, epochs < 3 ? epochs : 3, sec, w, &ceiling);
+            time_settings(p, 2, dd, epochs < 3 ? epochs : 3, sec, w, &ceiling, trip);
             char hidden[32];
             if (grid[g][1] == 2 && grid[g][2] == 256) snprintf(hidden, sizeof hidden, "256-128");
             else

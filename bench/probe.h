@@ -2,7 +2,8 @@
  * probe.h - the machine's FMA peak, for the benchmarks: independent FMA chains kept in
  * registers (12 accumulators, enough to cover the FMA latency on two pipes) with the
  * widest vectors the processor has, on one thread or on several at once (to see how
- * many cores a shared machine really gives right now).
+ * many cores a shared machine really gives right now), and how far apart two of its
+ * processors are (the time a cache line takes to go from one to the other and back).
  */
 #ifndef DS_BENCH_PROBE_H
 #define DS_BENCH_PROBE_H
@@ -173,6 +174,46 @@ static inline void probe_shared_write(double *own, double *other)
     *own = t_own[ROUNDS / 2] * 1e6;
     *other = t_other[ROUNDS / 2] * 1e6;
     free(p.buf);
+}
+
+/* How far apart the processors running two threads are: the caller and a second thread
+ * pass a counter back and forth through one cache line, `trips` times; nanoseconds per
+ * round trip (0 when the thread cannot start). Processors sharing a cache answer in some
+ * tens of nanoseconds; the shared development machine answered 55-70 ns in some minutes
+ * and 320-410 ns in others, and two threads of one training step lose to one thread in
+ * the second case (src/pool.c). */
+typedef struct {
+    _Alignas(64) _Atomic long ball;
+    int trips;
+} probe_pingpong;
+
+static void *probe_pong(void *arg)
+{
+    probe_pingpong *p = arg;
+    for (long i = 0; i < p->trips; i++) {
+        while (atomic_load_explicit(&p->ball, memory_order_acquire) != 2 * i + 1) {
+        }
+        atomic_store_explicit(&p->ball, 2 * i + 2, memory_order_release);
+    }
+    return NULL;
+}
+
+static inline double probe_round_trip(int trips)
+{
+    probe_pingpong p;
+    atomic_init(&p.ball, 0);
+    p.trips = trips;
+    pthread_t th;
+    if (pthread_create(&th, NULL, probe_pong, &p)) return 0.0;
+    double t = probe_now();
+    for (long i = 0; i < trips; i++) {
+        atomic_store_explicit(&p.ball, 2 * i + 1, memory_order_release);
+        while (atomic_load_explicit(&p.ball, memory_order_acquire) != 2 * i + 2) {
+        }
+    }
+    t = probe_now() - t;
+    pthread_join(th, NULL);
+    return t / trips * 1e9;
 }
 
 #endif

@@ -553,7 +553,11 @@ int ds_model_skip_zeros(const ds_model *m);
 
 /* Runs the model's batch work on n threads (the caller and n - 1 workers the model
  * owns; default 1, at most DS_MAX_THREADS). Products too small to gain stay on the
- * calling thread. A model must still be used from one thread at a time. Starting the
+ * calling thread, and training steps run on the caller alone while they measure faster
+ * that way (workers the machine does not schedule, or processors so far apart that
+ * handing data between them costs more than it saves; tried again now and then). Results
+ * are the same bits however many threads run. A model must still be used from one thread
+ * at a time. Starting the
  * workers may fail with DS_ERR_NOMEM (or DS_ERR_STATE when the system refuses a thread),
  * leaving the previous setting in place. */
 #define DS_MAX_THREADS 64

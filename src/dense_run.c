@@ -384,7 +384,8 @@ void ds_dense_backward_run(const ds_exec *x, const ds_dense_bwd *b)
     double took[DS_POOL_MAX_TASKS];
     j.bal = NULL;
     j.took = NULL;
-    if (b->bal && parts > 1 && (I + ROW_UNIT - 1) / ROW_UNIT >= 2 * parts && n <= DS_POOL_MAX_TASKS) {
+    if (b->bal && parts > 1 && (I + ROW_UNIT - 1) / ROW_UNIT >= 2 * parts &&
+        n <= DS_POOL_MAX_TASKS) {
         balance_reset(b->bal, I, parts);
         j.bal = b->bal;
         j.took = took;

@@ -1328,7 +1328,8 @@ static void test_pool_chooses_by_step_time(void)
     int first = pool_steps(p, &clock, 6000, 500e-6, 500e-6, 0.03, &r);
     CHECK(first < 0 || ds_pool_held(p) == 0, "equal speeds: alone from step %d on", first);
     int trials = 0;
-    for (int s = 0; s < 6000; s++) trials += pool_steps(p, &clock, 1, 500e-6, 500e-6, 0.03, &r) == 0;
+    for (int s = 0; s < 6000; s++)
+        trials += pool_steps(p, &clock, 1, 500e-6, 500e-6, 0.03, &r) == 0;
     CHECK(trials < 6000 / 100, "equal speeds: %d of 6000 steps ran alone (trials too often)",
           trials);
     /* threaded steps slower than lone ones (the far processors): the pool goes alone

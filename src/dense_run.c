@@ -15,7 +15,6 @@
 #include "internal.h"
 
 #include <string.h>
-#include <time.h>
 
 /* Rectangles are cut along multiples of these, which suit every kernel's tiles. */
 enum { ROW_UNIT = 8, COL_UNIT = 32 };
@@ -215,13 +214,6 @@ static void bias_grad(float *dbias, const float *dout, int B, int O, int set)
 
 /* ---- following the work: ds_balance (internal.h) ---- */
 
-static double seconds_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* bl holds an even cut of n rows into `parts` unless it already holds one for them */
 static void balance_reset(ds_balance *bl, int n, int parts)
 {
@@ -290,9 +282,9 @@ static void bwd_task(void *ctx, int t, int thread)
     const bwd_job *j = ctx;
     float *scratch = j->x->pack ? j->x->pack + (size_t)thread * j->x->pack_stride : NULL;
     if (j->took) {
-        const double t0 = seconds_now();
+        const double t0 = ds_seconds_now();
         bwd_work(j, t, thread, scratch);
-        j->took[t] = seconds_now() - t0;
+        j->took[t] = ds_seconds_now() - t0;
         return;
     }
     bwd_work(j, t, thread, scratch);

@@ -304,6 +304,8 @@ int ds_pool_parts(ds_pool *p);
 /* Runs fn(ctx, t, thread) for t in [0, n_tasks) on the workers and the caller; returns
  * when all are done. A NULL pool runs them in order on the caller (thread 0). */
 void ds_pool_run(ds_pool *p, int n_tasks, ds_task_fn fn, void *ctx);
+/* Seconds on the monotonic clock (for timing work, never for results). */
+double ds_seconds_now(void);
 /* Marks the start of a training step (caller only, before any of its work): the pool
  * times the steps and now and then tries a few the other way, alone or with every
  * thread, keeping whichever ran faster (pool.c). NULL: nothing. */

@@ -113,7 +113,7 @@ struct ds_pool {
 };
 
 
-static double seconds_now(void)
+double ds_seconds_now(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -260,15 +260,15 @@ void ds_pool_run(ds_pool *p, int n_tasks, ds_task_fn fn, void *ctx)
     atomic_store_explicit(&p->generation, (unsigned)gen, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    double t0 = seconds_now();
+    double t0 = ds_seconds_now();
     run_tasks(p, (unsigned)gen, 0);
-    double t1 = seconds_now();
+    double t1 = ds_seconds_now();
     int spins = 0;
     while (atomic_load_explicit(&p->finished, memory_order_acquire) < n_tasks) {
         if (++spins < SPIN_ROUNDS) CPU_RELAX();
         else sched_yield();
     }
-    if (seconds_now() - t1 > (t1 - t0) + ABSENT_SLACK) p->absent_runs++;
+    if (ds_seconds_now() - t1 > (t1 - t0) + ABSENT_SLACK) p->absent_runs++;
     if (++p->window_runs == WINDOW_RUNS) {
         if (p->absent_runs >= ABSENT_RUNS) p->alone = ALONE_PARTS;
         p->absent_runs = 0;
@@ -310,7 +310,7 @@ static void start_trial(ds_pool *p)
 
 void ds_pool_step(ds_pool *p)
 {
-    if (p) ds_pool_step_at(p, seconds_now());
+    if (p) ds_pool_step_at(p, ds_seconds_now());
 }
 
 void ds_pool_step_at(ds_pool *p, double now)

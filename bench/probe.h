@@ -179,9 +179,9 @@ static inline void probe_shared_write(double *own, double *other)
 /* How far apart the processors running two threads are: the caller and a second thread
  * pass a counter back and forth through one cache line, `trips` times; nanoseconds per
  * round trip (0 when the thread cannot start). Processors sharing a cache answer in some
- * tens of nanoseconds; the shared development machine answered 55-70 ns in some minutes
- * and 320-410 ns in others, and two threads of one training step lose to one thread in
- * the second case (src/pool.c). */
+ * tens of nanoseconds; a shared virtual machine (docs/PERFORMANCE.md) answered 55-70 ns
+ * in some minutes and 320-410 ns in others, and two threads of one training step lose to
+ * one thread in the second case (src/pool.c). */
 typedef struct {
     _Alignas(64) _Atomic long ball;
     int trips;

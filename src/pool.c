@@ -31,11 +31,11 @@
  * Workers that are there can still be slower than none. Threads of one training step
  * exchange data every few microseconds (a layer's weights written by one processor and
  * read by the other, the batch, the activations), and what that costs depends on where
- * the machine put its processors: on the shared development machine, two threads that
- * each sat at 100% ran a step 1.7x faster than one in some minutes and 1.2x slower in
- * others, while a core-local probe ran 2.0x faster throughout; a cache line went from one
- * processor to the other and back in 55-70 ns in the first case and 320-410 ns in the
- * second, and the two alternated every few seconds. So the caller marks its steps
+ * the machine put its processors: on a shared virtual machine of 2 processors, two
+ * threads that each sat at 100% ran a step 1.7x faster than one in some minutes and 1.2x
+ * slower in others, while a core-local probe ran 2.0x faster throughout; a cache line went
+ * from one processor to the other and back in 55-70 ns in the first case and 320-410 ns
+ * in the second, and the two alternated every few seconds. So the caller marks its steps
  * (ds_pool_step) and the pool now and then runs TRIAL_STEPS of them the other way (alone
  * when it uses the workers, with them when alone), compares the median step times, and
  * keeps the faster. A trial that confirms the choice doubles the steps until the next

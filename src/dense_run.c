@@ -281,13 +281,9 @@ static void bwd_task(void *ctx, int t, int thread)
 {
     const bwd_job *j = ctx;
     float *scratch = j->x->pack ? j->x->pack + (size_t)thread * j->x->pack_stride : NULL;
-    if (j->took) {
-        const double t0 = ds_seconds_now();
-        bwd_work(j, t, thread, scratch);
-        j->took[t] = ds_seconds_now() - t0;
-        return;
-    }
+    const double t0 = j->took ? ds_seconds_now() : 0.0;
     bwd_work(j, t, thread, scratch);
+    if (j->took) j->took[t] = ds_seconds_now() - t0;
 }
 
 /* doutT (O,B) = dout (B,O)^T, in blocks that stay in cache */

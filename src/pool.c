@@ -198,6 +198,7 @@ ds_status ds_pool_create(ds_pool **out, int n_threads, ds_error *err)
     atomic_init(&p->finished, 0);
     atomic_init(&p->n_tasks, 0);
     for (int t = 0; t < DS_POOL_MAX_TASKS; t++) atomic_init(&p->claim[t], (uint64_t)1);
+    p->until = p->period = MIN_PERIOD; /* the first trial after MIN_PERIOD steps */
     p->n_threads = 1;
     for (int i = 0; i < n_threads - 1; i++) {
         p->args[i] = (worker_arg){p, i + 1};
@@ -336,7 +337,6 @@ void ds_pool_step_at(ds_pool *p, double now)
         return;
     }
     if (took >= 0.0) p->mine[p->n_mine++ % TRIAL_STEPS] = took;
-    if (p->period == 0) p->until = p->period = MIN_PERIOD; /* the first steps */
     /* threaded steps got slower than at the choice: try alone now */
     if (!p->held && p->chosen > 0.0 && p->n_mine >= TRIAL_STEPS &&
         p->n_mine % TRIAL_STEPS == 0 &&
